@@ -1,0 +1,1 @@
+"""intercom-hitl-slack: answer Intercom Fin's Human-in-the-Loop steps from Slack."""

@@ -1,0 +1,116 @@
+"""The app factory: wires settings, store, clients, Bolt and the worker into one aiohttp app."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.intercom.client import IntercomClient
+from bot.intercom.webhook import MAX_BODY_BYTES
+from bot.jobs import StepJobs
+from bot.routes import IntercomWebhook, healthz, slack_events_handler
+from bot.settings import Settings
+from bot.slack.listeners import Interactions
+from bot.slack.messenger import SlackMessenger
+from bot.store import SqlStore
+from bot.worker import Worker
+
+log = logging.getLogger(__name__)
+
+STORE = web.AppKey("store", SqlStore)
+WORKER = web.AppKey("worker", Worker)
+BOLT = web.AppKey("bolt", AsyncApp)
+
+# Both peers answer in well under this; a job must finish well inside its lease.
+HTTP_TIMEOUT_SECONDS = 10.0
+
+
+def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
+    store = SqlStore.connect(settings.database_url)
+    http = httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS, follow_redirects=False)
+    token = settings.slack_bot_token.get_secret_value()
+    # Jobs use a client with no retry handlers so a 429 returns at once and the job
+    # itself waits out Retry-After; the listeners' client retries dropped connections.
+    jobs_slack = AsyncWebClient(
+        token=token, base_url=settings.slack_api_url, timeout=int(HTTP_TIMEOUT_SECONDS)
+    )
+    jobs_slack.retry_handlers = []
+    listeners_slack = AsyncWebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=int(HTTP_TIMEOUT_SECONDS),
+        retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
+    )
+
+    step_jobs = StepJobs(
+        store,
+        SlackMessenger(jobs_slack),
+        IntercomClient(http, settings.intercom_access_token.get_secret_value()),
+        channel_id=settings.slack_channel_id,
+        give_up_after=settings.hitl_give_up_after,
+        clock=clock,
+    )
+    worker = Worker(
+        store,
+        step_jobs.handlers(),
+        owner=_instance_name(),
+        poll_interval=settings.hitl_poll_interval,
+        clock=clock,
+    )
+
+    async def authorize(**_: Any) -> AuthorizeResult:
+        # One workspace, one bot token: no need for Bolt's auth.test round trip.
+        return AuthorizeResult(enterprise_id=None, team_id=None, bot_token=token)
+
+    bolt = AsyncApp(
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        client=listeners_slack,
+        authorize=authorize,
+        logger=logging.getLogger("bot.slack.bolt"),
+    )
+    Interactions(store, worker.wake, clock=clock).register(bolt)
+    webhook = IntercomWebhook(
+        store,
+        worker.wake,
+        client_secret=settings.intercom_client_secret.get_secret_value(),
+        allowed_origins=settings.intercom_api_origins,
+        clock=clock,
+    )
+
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app[STORE] = store
+    app[WORKER] = worker
+    app[BOLT] = bolt
+
+    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
+        await store.migrate()
+        worker.start()
+        try:
+            yield
+        finally:
+            await worker.stop()
+            await http.aclose()
+            await store.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_post("/intercom/webhook", webhook.handle)
+    app.router.add_post("/slack/events", slack_events_handler(bolt))  # type: ignore[arg-type]
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+def _instance_name() -> str:
+    """Names this process in job leases, so logs show which instance held a job."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"

@@ -1,0 +1,1 @@
+"""Everything that speaks Intercom: webhook verification and parsing, the callback client, links."""

@@ -1,0 +1,135 @@
+"""Sends answers to a step's `callback_url` and maps Intercom's answers to outcomes.
+
+Errors form a small tree: `RetryableCallbackError` (network, timeouts, 429, 5xx) is worth
+another try later; every other answer is final and comes back as a `CallbackResult`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+
+import httpx
+
+from bot.domain import AnswerValue, Step
+
+log = logging.getLogger(__name__)
+
+INTERCOM_VERSION = "Preview"
+
+
+class CallbackOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    EXPIRED = "expired"
+    ALREADY_ANSWERED = "already_answered"
+    REFUSED = "refused"
+
+
+@dataclass(frozen=True)
+class CallbackResult:
+    outcome: CallbackOutcome
+    status: int
+    # A plain sentence for the channel and the operator; never contains the token.
+    detail: str
+
+
+class RetryableCallbackError(Exception):
+    """The answer may not have arrived; try again later (after `retry_after` if given)."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+def callback_body(step: Step, values: tuple[AnswerValue, ...]) -> dict[str, object]:
+    """The JSON Intercom expects: one value for every attribute, in the step's order."""
+    by_identifier = {value.identifier: value.value for value in values}
+    missing = [a.identifier for a in step.attributes if a.identifier not in by_identifier]
+    if missing or len(by_identifier) != len(step.attributes):
+        raise ValueError(f"answer does not match the step's attributes (missing {missing})")
+    return {
+        "step_id": step.step_id,
+        "attribute_values": [
+            {"identifier": a.identifier, "value": by_identifier[a.identifier]}
+            for a in step.attributes
+        ],
+    }
+
+
+class IntercomClient:
+    """The one place that knows the callback's headers and error codes."""
+
+    def __init__(self, http: httpx.AsyncClient, access_token: str) -> None:
+        self._http = http
+        self._headers = {
+            "Authorization": f"Bearer {access_token}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "Intercom-Version": INTERCOM_VERSION,
+        }
+
+    async def send_answer(self, step: Step, values: tuple[AnswerValue, ...]) -> CallbackResult:
+        body = callback_body(step, values)
+        try:
+            response = await self._http.post(step.callback_url, json=body, headers=self._headers)
+        except httpx.TimeoutException as exc:
+            raise RetryableCallbackError("Intercom did not answer in time") from exc
+        except httpx.TransportError as exc:
+            raise RetryableCallbackError(
+                f"could not reach Intercom ({exc.__class__.__name__})"
+            ) from exc
+        return _result_of(response)
+
+
+def _result_of(response: httpx.Response) -> CallbackResult:
+    status = response.status_code
+    message = _error_message(response)
+    if 200 <= status < 300:
+        return CallbackResult(CallbackOutcome.ACCEPTED, status, "Intercom accepted the answer")
+    if status == 429 or status >= 500:
+        raise RetryableCallbackError(
+            f"Intercom answered {status}", retry_after=_retry_after(response)
+        )
+    if status == 404:
+        return CallbackResult(
+            CallbackOutcome.EXPIRED, status, message or "This HITL request has expired"
+        )
+    if status == 409:
+        return CallbackResult(
+            CallbackOutcome.ALREADY_ANSWERED,
+            status,
+            message or "This HITL request has already been fulfilled",
+        )
+    if status == 401:
+        detail = "Intercom rejected the access token (401): check INTERCOM_ACCESS_TOKEN"
+    elif status == 403:
+        detail = (
+            f"Intercom refused the answer (403): {message or 'forbidden'}. The token's admin "
+            "needs access to the conversation and the Procedures HITL API must be enabled"
+        )
+    else:
+        detail = f"Intercom refused the answer ({status}): {message or 'no reason given'}"
+    return CallbackResult(CallbackOutcome.REFUSED, status, detail)
+
+
+def _error_message(response: httpx.Response) -> str | None:
+    """The first error message of an `error.list` answer, if there is one."""
+    try:
+        payload = response.json()
+    except ValueError:
+        return None
+    errors = payload.get("errors") if isinstance(payload, dict) else None
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        message = errors[0].get("message") or errors[0].get("code")
+        return str(message)[:500] if message else None
+    return None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    raw = response.headers.get("Retry-After")
+    try:
+        return max(0.0, float(raw)) if raw is not None else None
+    except ValueError:
+        return None

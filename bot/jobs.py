@@ -1,0 +1,165 @@
+"""What each durable job does to a step: post it, deliver its answer, refresh or expire it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from bot.domain import StepRecord, StepState
+from bot.intercom.client import (
+    CallbackOutcome,
+    CallbackResult,
+    IntercomClient,
+    RetryableCallbackError,
+)
+from bot.intercom.links import conversation_url
+from bot.slack.messenger import SlackMessenger, SlackPermanent, SlackRetryable
+from bot.store import Job, JobKind, SqlStore
+from bot.worker import JobHandler, RetryLater
+
+log = logging.getLogger(__name__)
+
+_OPEN = (StepState.RECEIVED, StepState.POSTED)
+
+
+class StepJobs:
+    def __init__(
+        self,
+        store: SqlStore,
+        messenger: SlackMessenger,
+        intercom: IntercomClient,
+        *,
+        channel_id: str,
+        give_up_after: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._messenger = messenger
+        self._intercom = intercom
+        self._channel_id = channel_id
+        self._give_up_after = give_up_after
+        self._clock = clock
+
+    def handlers(self) -> dict[str, JobHandler]:
+        return {
+            JobKind.POST: self.post,
+            JobKind.DELIVER: self.deliver,
+            JobKind.REFRESH: self.refresh,
+            JobKind.EXPIRE: self.expire,
+        }
+
+    async def post(self, job: Job) -> None:
+        record = await self._store.get(job.step_id)
+        if record is None or record.message_ts is not None:
+            return
+        if record.state.is_settled:
+            return  # settled before it could be posted (e.g. expired): nothing to act on
+        try:
+            posted = await self._messenger.post_step(
+                record, self._channel_id, _link(record)
+            )
+        except SlackRetryable as exc:
+            self._retry_or_give_up(job, record, exc.reason, exc.retry_after)
+            return
+        except SlackPermanent as exc:
+            log.error(
+                "could not post step to Slack; giving up",
+                extra=_ids(record) | {"reason": exc.reason},
+            )
+            return
+        await self._store.mark_posted(
+            record.step.step_id, posted.channel_id, posted.ts, posted.permalink
+        )
+        log.info("step posted", extra=_ids(record) | {"channel_id": posted.channel_id})
+
+    async def deliver(self, job: Job) -> None:
+        record = await self._store.get(job.step_id)
+        if record is None or record.state != StepState.SUBMITTED or record.answer is None:
+            return
+        try:
+            result = await self._intercom.send_answer(record.step, record.answer.values)
+        except RetryableCallbackError as exc:
+            if self._past_deadline(job, record):
+                await self._settle(
+                    record,
+                    StepState.FAILED,
+                    f"Gave up after {job.attempts + 1} attempts: {exc.reason}",
+                )
+                return
+            raise RetryLater(exc.reason, delay=exc.retry_after) from exc
+        await self._settle(record, *_outcome_state(result, maybe_sent_before=job.attempts > 0))
+
+    async def refresh(self, job: Job) -> None:
+        record = await self._store.get(job.step_id)
+        if record is None or record.message_ts is None:
+            return  # the post job renders the latest state when it runs
+        try:
+            await self._messenger.update_step(record, _link(record))
+        except SlackRetryable as exc:
+            self._retry_or_give_up(job, record, exc.reason, exc.retry_after)
+        except SlackPermanent as exc:
+            log.error("could not update the Slack message", extra=_ids(record) | {"reason": exc.reason})
+
+    async def expire(self, job: Job) -> None:
+        record = await self._store.get(job.step_id)
+        if record is None or not record.state.is_open:
+            return
+        await self._settle(record, StepState.EXPIRED, None, from_states=_OPEN)
+
+    async def _settle(
+        self,
+        record: StepRecord,
+        state: StepState,
+        detail: str | None,
+        *,
+        from_states: tuple[StepState, ...] = (StepState.SUBMITTED,),
+    ) -> None:
+        changed = await self._store.settle(
+            record.step.step_id, state, detail, self._clock(), from_states=from_states
+        )
+        if changed:
+            level = logging.WARNING if state == StepState.FAILED else logging.INFO
+            log.log(level, "step settled", extra=_ids(record) | {"state": state.value, "detail": detail})
+
+    def _past_deadline(self, job: Job, record: StepRecord) -> bool:
+        now = self._clock()
+        if record.step.expires_at is not None and now >= record.step.expires_at:
+            return True
+        return now - job.created_at >= self._give_up_after
+
+    def _retry_or_give_up(
+        self, job: Job, record: StepRecord, reason: str, retry_after: float | None
+    ) -> None:
+        if self._past_deadline(job, record):
+            log.error("giving up on a Slack job", extra=_ids(record) | {"job_kind": job.kind, "reason": reason})
+            return
+        raise RetryLater(reason, delay=retry_after)
+
+
+def _outcome_state(
+    result: CallbackResult, *, maybe_sent_before: bool
+) -> tuple[StepState, str | None]:
+    if result.outcome == CallbackOutcome.ACCEPTED:
+        return StepState.ANSWERED, None
+    if result.outcome == CallbackOutcome.EXPIRED:
+        return StepState.EXPIRED, "Intercom says this step expired before the answer arrived."
+    if result.outcome == CallbackOutcome.ALREADY_ANSWERED:
+        if maybe_sent_before:
+            # Our earlier attempt may have landed before its reply was lost: say so.
+            return (
+                StepState.FULFILLED_ELSEWHERE,
+                "Intercom already has an answer for this step; an earlier attempt to send "
+                "this one may have reached it. Check the conversation.",
+            )
+        return StepState.FULFILLED_ELSEWHERE, None
+    return StepState.FAILED, result.detail
+
+
+def _link(record: StepRecord) -> str | None:
+    step = record.step
+    return conversation_url(step.app_id, step.conversation_id, step.callback_url)
+
+
+def _ids(record: StepRecord) -> dict[str, str]:
+    return {"step_id": record.step.step_id, "conversation_id": record.step.conversation_id}

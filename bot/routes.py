@@ -1,0 +1,78 @@
+"""The HTTP edge: Intercom's webhook, Slack's single events URL and the health check."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from bot.intercom.webhook import MAX_BODY_BYTES, WebhookRejected, parse_delivery, signature_is_valid
+from bot.store import SqlStore
+
+log = logging.getLogger(__name__)
+
+
+class IntercomWebhook:
+    """Verifies, parses and durably stores a delivery before answering 200."""
+
+    def __init__(
+        self,
+        store: SqlStore,
+        wake_worker: Callable[[], None],
+        *,
+        client_secret: str,
+        allowed_origins: list[str],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._wake_worker = wake_worker
+        self._client_secret = client_secret
+        self._allowed_origins = allowed_origins
+        self._clock = clock
+
+    async def handle(self, request: web.Request) -> web.Response:
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return _refuse(413, "body is larger than 1 MiB")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _refuse(413, "body is larger than 1 MiB")
+        if not signature_is_valid(body, request.headers.get("X-Hub-Signature"), self._client_secret):
+            return _refuse(401, "missing or invalid X-Hub-Signature")
+        try:
+            delivery = parse_delivery(body, self._allowed_origins)
+        except WebhookRejected as exc:
+            return _refuse(exc.status, exc.reason)
+        if delivery.step is None:
+            return web.json_response({"ok": True, "ignored": delivery.topic})
+        step = delivery.step
+        (is_new,) = await self._store.add_steps([step], self._clock())
+        if is_new:
+            self._wake_worker()
+        log.info(
+            "hitl step received" if is_new else "hitl step delivered again; already stored",
+            extra={"step_id": step.step_id, "conversation_id": step.conversation_id},
+        )
+        return web.json_response({"ok": True, "step_id": step.step_id, "duplicate": not is_new})
+
+
+def _refuse(status: int, reason: str) -> web.Response:
+    log.warning("webhook refused", extra={"status": status, "reason": reason})
+    return web.json_response({"ok": False, "error": reason}, status=status)
+
+
+def slack_events_handler(bolt: AsyncApp) -> Callable[[web.Request], object]:
+    async def handle(request: web.Request) -> web.Response:
+        bolt_request = await to_bolt_request(request)
+        bolt_response = await bolt.async_dispatch(bolt_request)
+        return await to_aiohttp_response(bolt_response)
+
+    return handle
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})

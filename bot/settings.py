@@ -1,0 +1,121 @@
+"""The bot's configuration, read once from the environment (and `.env`) and checked at start."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_INTERCOM_API_ORIGINS = (
+    "https://api.intercom.io",
+    "https://api.eu.intercom.io",
+    "https://api.au.intercom.io",
+)
+
+_SLACK_ID = re.compile(r"^[A-Z0-9]{2,}$")
+
+
+class SettingsError(Exception):
+    """The configuration cannot run; `lines` holds one readable line per problem."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def normalise_origin(url: str) -> str:
+    """`scheme://host[:port]` in lower case, the form callback URLs are compared in."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) origin: {url.strip()!r}")
+    host = parts.hostname.lower()
+    if ":" in host:  # IPv6 literals keep their brackets in an origin
+        host = f"[{host}]"
+    default_port = {"http": 80, "https": 443}[parts.scheme]
+    port = f":{parts.port}" if parts.port and parts.port != default_port else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    slack_bot_token: SecretStr
+    slack_signing_secret: SecretStr
+    slack_channel_id: str
+    slack_api_url: str = "https://slack.com/api/"
+
+    intercom_access_token: SecretStr
+    intercom_client_secret: SecretStr
+    intercom_api_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(DEFAULT_INTERCOM_API_ORIGINS)
+    )
+
+    database_url: str = "sqlite:///hitl.db"
+    host: str = "0.0.0.0"  # noqa: S104 - a server meant to sit behind a load balancer
+    port: int = Field(default=3000, ge=0, le=65535)
+
+    # How long the bot keeps retrying a delivery Intercom has not refused, when the step
+    # carries no expiry of its own.
+    hitl_give_up_after: float = Field(default=24 * 3600, gt=0)
+    # How often the worker looks for jobs written by other instances or due for retry;
+    # its own jobs wake it at once.
+    hitl_poll_interval: float = Field(default=1.0, gt=0)
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_channel_id")
+    @classmethod
+    def _channel_shape(cls, value: str) -> str:
+        if not _SLACK_ID.match(value.strip()):
+            raise ValueError("must be a channel ID such as C0123ABCD, not a channel name")
+        return value.strip()
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _slack_api_url(cls, value: str) -> str:
+        normalise_origin(value)
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("intercom_api_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("intercom_api_origins")
+    @classmethod
+    def _normalise_origins(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("needs at least one origin")
+        return [normalise_origin(origin) for origin in value]
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment; every problem reported at once, without values."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_input=False, include_url=False):
+            name = str(error["loc"][0]).upper() if error["loc"] else "settings"
+            message = "is required" if error["type"] == "missing" else error["msg"]
+            lines.append(f"{name}: {message}")
+        raise SettingsError(lines) from None

@@ -1,0 +1,1 @@
+"""Everything that speaks Slack: Block Kit, Bolt listeners and the form mapping."""

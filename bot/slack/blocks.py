@@ -1,0 +1,341 @@
+"""Block Kit messages: a step's channel message in each state, and the `/hitl` list."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.parse
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.domain import Answer, Attribute, DataType, Step, StepRecord, StepState
+from bot.slack.form import attribute_label, procedure_title
+from bot.slack.text import (
+    BUTTON_TEXT_MAX,
+    BUTTON_VALUE_MAX,
+    CONTEXT_TEXT_MAX,
+    HEADER_TEXT_MAX,
+    SECTION_TEXT_MAX,
+    escape_mrkdwn,
+    mrkdwn,
+    mrkdwn_text,
+    plain_text,
+    truncate,
+)
+
+OPEN_ACTION_ID = "hitl.open"
+YES_ACTION_ID = "hitl.answer.yes"
+NO_ACTION_ID = "hitl.answer.no"
+
+# User-facing strings of the messages. `{…}` fields are filled with escaped text.
+HEADER = "🙋 {procedure}"
+FALLBACK_BY_STATE = {
+    StepState.RECEIVED: "🙋 Fin needs a teammate: {procedure}",
+    StepState.POSTED: "🙋 Fin needs a teammate: {procedure}",
+    StepState.SUBMITTED: "⏳ Sending an answer to Fin: {procedure}",
+    StepState.ANSWERED: "✅ Answered: {procedure}",
+    StepState.EXPIRED: "⌛ Expired: {procedure}",
+    StepState.FULFILLED_ELSEWHERE: "↪️ Already answered elsewhere: {procedure}",
+    StepState.FAILED: "❌ Not delivered to Fin: {procedure}",
+}
+ASKS_HEADING = "*What Fin asks*"
+MORE_ITEMS = "• …and {count} more"
+CONVERSATION = "Conversation {id}"
+EXPIRES = "Expires {date}"
+DEADLINE_PASSED = "Deadline passed {date}"
+SLACK_DATE = "<!date^{ts}^{{date_short_pretty}} at {{time}}|{fallback}>"
+ANSWER_BUTTON = "Answer"
+OPEN_FORM_BUTTON = "Open form"
+YES_BUTTON = "Yes"
+NO_BUTTON = "No"
+SENDING = "⏳ Sending {who}'s answer to Fin…"
+SENDING_NOBODY = "⏳ Sending the answer to Fin…"
+ANSWERED_BY = "✅ Answered by {who}"
+ANSWERED = "✅ Answered"
+EXPIRED = "⌛ Expired — nobody answered before Intercom's deadline. Nothing was sent to Fin."
+FULFILLED_ELSEWHERE = (
+    "↪️ Already answered elsewhere (Intercom had an answer for this step), "
+    "so {who}'s answer was not used."
+)
+FULFILLED_ELSEWHERE_NOBODY = "↪️ Already answered elsewhere (Intercom had an answer for this step)."
+FAILED = "❌ Not delivered to Fin: {detail}"
+FAILED_NO_DETAIL = "❌ Not delivered to Fin."
+NOTHING_PENDING = "Nothing pending 🎉"
+PENDING_ONE = "1 step waiting"
+PENDING_MANY = "{count} steps waiting"
+PENDING_LINE = "{conversation} · waiting {age}"
+OPEN_REQUEST = "Open request"
+MORE_NOT_SHOWN = "…and {count} more not shown"
+TYPE_WORDS = {
+    DataType.STRING: "text",
+    DataType.INTEGER: "whole number",
+    DataType.DECIMAL: "number",
+    DataType.BOOLEAN: "yes / no",
+    DataType.DATE: "date",
+    DataType.DATETIME: "date and time",
+}
+LIST_ONE = "one option"
+LIST_MANY = "one of {count} options"
+UNKNOWN_TYPE_WORD = "text"
+
+PENDING_SHOWN_MAX = 20
+BLOCK_KIT_BUILDER = "https://app.slack.com/block-kit-builder/#"
+
+# Budgets for untrusted pieces inside one text, so one long piece cannot crowd out the rest.
+_NAME_SHOWN_MAX = 200
+_DISPLAY_SHOWN_MAX = 1000
+_ID_SHOWN_MAX = 100
+_DETAIL_SHOWN_MAX = 1000
+_LINE_SHOWN_MAX = 600
+
+_SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
+
+
+def mention(user_id: str) -> str:
+    """`<@U…>` for a real Slack user id; anything else is shown as escaped text."""
+    if _SLACK_USER_ID.fullmatch(user_id):
+        return f"<@{user_id}>"
+    return mrkdwn_text(user_id, _ID_SHOWN_MAX)
+
+
+def _utc(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def slack_date(ts: int) -> str:
+    """A date each reader sees in their own time zone, with a UTC fallback."""
+    return SLACK_DATE.format(ts=ts, fallback=_utc(ts))
+
+
+def _link(url: str, safe_label: str) -> str:
+    # The URL comes from our own code, but `|` or `>` in it would still end the token.
+    safe_url = escape_mrkdwn(url).replace("|", "%7C")
+    return f"<{safe_url}|{safe_label}>"
+
+
+def _bullet_list(heading: str, items: Sequence[str], limit: int) -> str:
+    """`heading` and one bullet per item, ending in "…and N more" when they do not fit."""
+    text = heading
+    reserve = len(MORE_ITEMS.format(count=len(items))) + 1
+    for shown, item in enumerate(items):
+        line = f"\n• {item}"
+        is_last = shown == len(items) - 1
+        if len(text) + len(line) + (0 if is_last else reserve) > limit:
+            return f"{text}\n{MORE_ITEMS.format(count=len(items) - shown)}"
+        text += line
+    return text
+
+
+def _type_word(attribute: Attribute) -> str:
+    data_type = attribute.known_type
+    if data_type is DataType.LIST:
+        count = len(attribute.options)
+        if count == 0:
+            return UNKNOWN_TYPE_WORD
+        return LIST_ONE if count == 1 else LIST_MANY.format(count=count)
+    if data_type is None:
+        return UNKNOWN_TYPE_WORD
+    return TYPE_WORDS[data_type]
+
+
+def _header(step: Step, state: StepState) -> dict[str, Any]:
+    return {
+        "type": "header",
+        "block_id": f"hitl.header.{state}",
+        "text": plain_text(HEADER.format(procedure=procedure_title(step)), HEADER_TEXT_MAX),
+    }
+
+
+def _section(block_id: str, safe_text: str) -> dict[str, Any]:
+    return {"type": "section", "block_id": block_id, "text": mrkdwn(safe_text, SECTION_TEXT_MAX)}
+
+
+def _context(block_id: str, safe_text: str) -> dict[str, Any]:
+    return {
+        "type": "context",
+        "block_id": block_id,
+        "elements": [mrkdwn(safe_text, CONTEXT_TEXT_MAX)],
+    }
+
+
+def _instructions(step: Step, state: StepState) -> list[dict[str, Any]]:
+    if not step.instructions or not step.instructions.strip():
+        return []
+    text = mrkdwn_text(step.instructions, SECTION_TEXT_MAX)
+    return [_section(f"hitl.instructions.{state}", text)]
+
+
+def _asks(step: Step, state: StepState) -> dict[str, Any]:
+    items = [
+        f"*{mrkdwn_text(attribute_label(a), _NAME_SHOWN_MAX)}* — {_type_word(a)}"
+        for a in step.attributes
+    ]
+    return _section(f"hitl.asks.{state}", _bullet_list(ASKS_HEADING, items, SECTION_TEXT_MAX))
+
+
+def _conversation(step: Step, conversation_url: str | None) -> str:
+    label = mrkdwn_text(CONVERSATION.format(id=step.conversation_id), _ID_SHOWN_MAX)
+    return _link(conversation_url, label) if conversation_url else label
+
+
+def _about(
+    record: StepRecord, conversation_url: str | None, now: float, *, with_deadline: bool
+) -> dict[str, Any]:
+    parts = [_conversation(record.step, conversation_url)]
+    expires_at = record.step.expires_at
+    if with_deadline and expires_at is not None:
+        template = EXPIRES if expires_at > now else DEADLINE_PASSED
+        parts.append(template.format(date=slack_date(expires_at)))
+    return _context(f"hitl.about.{record.state}", " · ".join(parts))
+
+
+def _button(text: str, action_id: str, step_id: str, style: str | None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "action_id": action_id,
+        "text": plain_text(text, BUTTON_TEXT_MAX),
+        "value": step_id,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def _actions(record: StepRecord) -> dict[str, Any]:
+    step = record.step
+    if len(step.step_id) > BUTTON_VALUE_MAX:
+        raise ValueError(f"step id too long for a button value: {len(step.step_id)}")
+    if step.single_boolean:
+        elements = [
+            _button(YES_BUTTON, YES_ACTION_ID, step.step_id, "primary"),
+            _button(NO_BUTTON, NO_ACTION_ID, step.step_id, "danger"),
+            _button(OPEN_FORM_BUTTON, OPEN_ACTION_ID, step.step_id, None),
+        ]
+    else:
+        elements = [_button(ANSWER_BUTTON, OPEN_ACTION_ID, step.step_id, "primary")]
+    return {"type": "actions", "block_id": f"hitl.actions.{record.state}", "elements": elements}
+
+
+def _answered_text(step: Step, answer: Answer | None) -> str:
+    if answer is None:
+        return ANSWERED
+    labels = {a.identifier: attribute_label(a) for a in step.attributes}
+    items = [
+        f"*{mrkdwn_text(labels.get(v.identifier, v.identifier), _NAME_SHOWN_MAX)}*: "
+        f"{mrkdwn_text(v.display, _DISPLAY_SHOWN_MAX)}"
+        for v in answer.values
+    ]
+    heading = ANSWERED_BY.format(who=mention(answer.user_id))
+    return _bullet_list(heading, items, SECTION_TEXT_MAX)
+
+
+def _outcome_text(record: StepRecord) -> str:
+    """The settled state's line: who answered, or why nothing (more) happens."""
+    answer = record.answer
+    detail = record.outcome_detail.strip() if record.outcome_detail else ""
+    safe_detail = mrkdwn_text(detail, _DETAIL_SHOWN_MAX)
+    if record.state is StepState.ANSWERED:
+        return _answered_text(record.step, answer)
+    if record.state is StepState.EXPIRED:
+        return safe_detail if detail else EXPIRED
+    if record.state is StepState.FULFILLED_ELSEWHERE:
+        if answer is None:
+            return FULFILLED_ELSEWHERE_NOBODY
+        return FULFILLED_ELSEWHERE.format(who=mention(answer.user_id))
+    return FAILED.format(detail=safe_detail) if detail else FAILED_NO_DETAIL
+
+
+def _fallback(record: StepRecord) -> str:
+    template = FALLBACK_BY_STATE[record.state]
+    procedure = mrkdwn_text(procedure_title(record.step), _NAME_SHOWN_MAX)
+    # Notifications render the fallback as mrkdwn: it is built from escaped pieces too,
+    # and the name's budget keeps it far below FALLBACK_TEXT_MAX.
+    return template.format(procedure=procedure)
+
+
+def step_message(record: StepRecord, *, conversation_url: str | None, now: float) -> dict[str, Any]:
+    """The channel message for a step in its current state: `{"text", "blocks"}`.
+
+    Every state gets new block ids, so `chat.update` replaces rather than merges.
+    """
+    step, state = record.step, record.state
+    blocks = [_header(step, state), *_instructions(step, state)]
+    if state.is_open:
+        blocks += [
+            _asks(step, state),
+            _about(record, conversation_url, now, with_deadline=True),
+            _actions(record),
+        ]
+    elif state is StepState.SUBMITTED:
+        who = mention(record.answer.user_id) if record.answer else None
+        sending = SENDING.format(who=who) if who else SENDING_NOBODY
+        blocks += [
+            _asks(step, state),
+            _about(record, conversation_url, now, with_deadline=True),
+            _context(f"hitl.status.{state}", sending),
+        ]
+    else:
+        blocks += [
+            _section(f"hitl.outcome.{state}", _outcome_text(record)),
+            _about(record, conversation_url, now, with_deadline=False),
+        ]
+    return {"text": _fallback(record), "blocks": blocks}
+
+
+def _age(seconds: float) -> str:
+    minutes = max(0, int(seconds // 60))
+    if minutes < 60:
+        return f"{minutes} min" if minutes else "<1 min"
+    hours = minutes // 60
+    if hours < 24:
+        return f"{hours} h"
+    return f"{hours // 24} d"
+
+
+def _pending_line(record: StepRecord, permalink: str | None, now: float) -> str:
+    step = record.step
+    procedure = mrkdwn_text(procedure_title(step), _NAME_SHOWN_MAX)
+    about = mrkdwn_text(
+        PENDING_LINE.format(
+            conversation=CONVERSATION.format(id=truncate(step.conversation_id, _ID_SHOWN_MAX)),
+            age=_age(now - record.received_at),
+        ),
+        _LINE_SHOWN_MAX,
+    )
+    line = f"*{procedure}*\n{about}"
+    if permalink:
+        line += f" · {_link(permalink, OPEN_REQUEST)}"
+    return line
+
+
+def pending_list(
+    records: list[StepRecord], *, total: int, permalinks: dict[str, str], now: float
+) -> dict[str, Any]:
+    """The `/hitl` answer: up to 20 open steps, oldest first as given, and how many more."""
+    if total <= 0 and not records:
+        return {
+            "text": NOTHING_PENDING,
+            "blocks": [_section("hitl.pending.none", NOTHING_PENDING)],
+        }
+    shown = records[:PENDING_SHOWN_MAX]
+    total = max(total, len(records))
+    summary = PENDING_ONE if total == 1 else PENDING_MANY.format(count=total)
+    blocks = [_section("hitl.pending.summary", f"*{summary}*")]
+    blocks += [
+        _section(
+            f"hitl.pending.{index}",
+            _pending_line(record, permalinks.get(record.step.step_id), now),
+        )
+        for index, record in enumerate(shown)
+    ]
+    if total > len(shown):
+        blocks.append(
+            _context("hitl.pending.more", MORE_NOT_SHOWN.format(count=total - len(shown)))
+        )
+    return {"text": summary, "blocks": blocks}
+
+
+def block_kit_builder_url(payload: dict[str, Any]) -> str:
+    """A Block Kit Builder link previewing `{"blocks": [...]}` or a whole view."""
+    return BLOCK_KIT_BUILDER + urllib.parse.quote(json.dumps(payload, separators=(",", ":")))

@@ -1,0 +1,41 @@
+"""Short texts and views telling a teammate why a step can no longer be answered."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.domain import StepRecord, StepState
+from bot.slack.text import escape_mrkdwn, plain_text
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
+
+
+def mention(user_id: str) -> str:
+    """`<@U…>` for a real Slack user id; anything else is shown inert."""
+    return f"<@{user_id}>" if _USER_ID.match(user_id) else escape_mrkdwn(user_id)
+
+
+def why_closed(record: StepRecord | None) -> str:
+    """One sentence (mrkdwn) saying why this step takes no more answers."""
+    if record is None:
+        return "This step is unknown to the bot (it may have been removed)."
+    who = mention(record.answer.user_id) if record.answer else "someone"
+    return {
+        StepState.SUBMITTED: f"Already answered by {who}; the answer is on its way to Fin.",
+        StepState.ANSWERED: f"Already answered by {who}.",
+        StepState.EXPIRED: "This step expired: Intercom no longer accepts an answer.",
+        StepState.FULFILLED_ELSEWHERE: "This step was already answered elsewhere.",
+        StepState.FAILED: f"Answered by {who}, but it could not be delivered to Fin.",
+    }.get(record.state, "This step can still be answered.")
+
+
+def closed_view(record: StepRecord | None) -> dict[str, Any]:
+    """The modal shown in place of the form when a step closed while it was open."""
+    return {
+        "type": "modal",
+        "callback_id": "hitl.closed",
+        "title": plain_text("Answer Fin", 24),
+        "close": plain_text("Close", 24),
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": why_closed(record)}}],
+    }

@@ -1,0 +1,97 @@
+"""Block Kit text limits and mrkdwn escaping: the one place they are applied."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Block Kit limits (Slack answers `invalid_blocks` past them); see SLACK_NOTES.md.
+SECTION_TEXT_MAX = 3000
+SECTION_FIELDS_MAX = 10
+SECTION_FIELD_TEXT_MAX = 2000
+# Context elements take the general text-object limit, the same as a section's text.
+CONTEXT_TEXT_MAX = 3000
+CONTEXT_ELEMENTS_MAX = 10
+HEADER_TEXT_MAX = 150
+LABEL_MAX = 2000
+HINT_MAX = 2000
+PLACEHOLDER_MAX = 150
+BUTTON_TEXT_MAX = 75
+BUTTON_VALUE_MAX = 2000
+ACTIONS_ELEMENTS_MAX = 25
+OPTION_TEXT_MAX = 75
+OPTION_VALUE_MAX = 150
+OPTIONS_MAX = 100
+RADIO_OPTIONS_MAX = 10
+PLAIN_TEXT_INPUT_MAX = 3000
+MESSAGE_BLOCKS_MAX = 50
+VIEW_BLOCKS_MAX = 100
+VIEW_TITLE_MAX = 24
+VIEW_SUBMIT_MAX = 24
+VIEW_CLOSE_MAX = 24
+PRIVATE_METADATA_MAX = 3000
+ID_MAX = 255  # block_id, action_id, callback_id
+# Slack truncates a message's `text` above 40,000; notifications need far less.
+FALLBACK_TEXT_MAX = 3000
+
+ELLIPSIS = "…"
+NO_NAME = "(no name)"
+NO_TEXT = "(no text)"
+
+_ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
+# The longest entity `escape_mrkdwn` produces is "&amp;".
+_LONGEST_ENTITY = 5
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Make untrusted text inert in mrkdwn: no mentions, `<!channel>` or forged links."""
+    for raw, entity in _ENTITIES:
+        text = text.replace(raw, entity)
+    return text
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut `text` to at most `limit` characters, marking the cut with an ellipsis."""
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1] + ELLIPSIS
+
+
+def _truncate_mrkdwn(text: str, limit: int) -> str:
+    """Truncate safe mrkdwn without leaving half an entity or half a `<…>` token behind.
+
+    In safe mrkdwn every `&` starts an entity and every `<` starts a token we built on
+    purpose (a mention, link or date), so a cut never splits either.
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, not {limit}")
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    open_token = cut.rfind("<")
+    if open_token > cut.rfind(">"):
+        cut = cut[:open_token]
+    amp = cut.rfind("&")
+    if amp != -1 and amp > len(cut) - _LONGEST_ENTITY and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + ELLIPSIS
+
+
+def mrkdwn_text(untrusted: str, limit: int) -> str:
+    """Escape untrusted text for mrkdwn and fit it in `limit` characters."""
+    return _truncate_mrkdwn(escape_mrkdwn(untrusted), limit)
+
+
+def plain_text(text: str, limit: int, *, fallback: str = NO_NAME) -> dict[str, Any]:
+    """A plain_text object (literal, never parsed), truncated and never empty."""
+    if not text.strip():
+        text = fallback
+    return {"type": "plain_text", "text": truncate(text, limit), "emoji": True}
+
+
+def mrkdwn(text_already_safe: str, limit: int) -> dict[str, Any]:
+    """A mrkdwn object from text that is already escaped; only truncates, never empty."""
+    if not text_already_safe.strip():
+        text_already_safe = NO_TEXT
+    return {"type": "mrkdwn", "text": _truncate_mrkdwn(text_already_safe, limit)}

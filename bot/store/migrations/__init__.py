@@ -1,0 +1,1 @@
+"""Alembic migrations for the store, run at start-up for SQLite and PostgreSQL alike."""

@@ -1,0 +1,58 @@
+"""The store's tables: steps, and the durable jobs (the outbox) that act on them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+_JobId = BigInteger().with_variant(Integer(), "sqlite")
+
+steps = Table(
+    "steps",
+    metadata,
+    Column("step_id", String(255), primary_key=True),
+    Column("conversation_id", String(255), nullable=False),
+    Column("state", String(32), nullable=False),
+    # The frozen Step as Intercom sent it (JSON of bot.domain.Step).
+    Column("step_json", Text, nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("channel_id", String(64), nullable=True),
+    Column("message_ts", String(64), nullable=True),
+    Column("permalink", Text, nullable=True),
+    # The one answer that won (JSON of bot.domain.Answer); set exactly once.
+    Column("answer_json", Text, nullable=True),
+    Column("answered_by", String(64), nullable=True),
+    Column("outcome_detail", Text, nullable=True),
+    Column("settled_at", Float, nullable=True),
+    Index("ix_steps_state_received", "state", "received_at"),
+    Index("ix_steps_conversation", "conversation_id"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", _JobId, primary_key=True, autoincrement=True),
+    Column("step_id", String(255), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("run_at", Float, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("locked_by", String(64), nullable=True),
+    Column("locked_until", Float, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Index("ix_jobs_run_at", "run_at"),
+    Index("ix_jobs_step", "step_id"),
+)
