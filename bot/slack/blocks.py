@@ -67,6 +67,10 @@ PENDING_MANY = "{count} steps waiting"
 PENDING_LINE = "{conversation} · waiting {age}"
 OPEN_REQUEST = "Open request"
 MORE_NOT_SHOWN = "…and {count} more not shown"
+AGE_UNDER_A_MINUTE = "under 1 min"
+AGE_MINUTES = "{count} min"
+AGE_HOURS = "{count} h"
+AGE_DAYS = "{count} d"
 TYPE_WORDS = {
     DataType.STRING: "text",
     DataType.INTEGER: "whole number",
@@ -100,7 +104,11 @@ def mention(user_id: str) -> str:
 
 
 def _utc(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    try:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except (OverflowError, OSError, ValueError):
+        # An absurd expiry from Intercom must not stop the post.
+        return str(ts)
 
 
 def slack_date(ts: int) -> str:
@@ -286,11 +294,11 @@ def step_message(record: StepRecord, *, conversation_url: str | None, now: float
 def _age(seconds: float) -> str:
     minutes = max(0, int(seconds // 60))
     if minutes < 60:
-        return f"{minutes} min" if minutes else "<1 min"
+        return AGE_MINUTES.format(count=minutes) if minutes else AGE_UNDER_A_MINUTE
     hours = minutes // 60
     if hours < 24:
-        return f"{hours} h"
-    return f"{hours // 24} d"
+        return AGE_HOURS.format(count=hours)
+    return AGE_DAYS.format(count=hours // 24)
 
 
 def _pending_line(record: StepRecord, permalink: str | None, now: float) -> str:

@@ -436,7 +436,9 @@ def test_parse_reports_each_invalid_field_at_once() -> None:
     }
 
 
-@pytest.mark.parametrize(("raw", "value", "display"), [("true", True, "Yes"), ("false", False, "No")])
+@pytest.mark.parametrize(
+    ("raw", "value", "display"), [("true", True, "Yes"), ("false", False, "No")]
+)
 def test_parse_boolean(raw: str, value: bool, display: str) -> None:
     step = make_step(make_attribute(0, "boolean"))
     parsed = _parse_one(step, {"type": "radio_buttons", "selected_option": {"value": raw}})
@@ -489,7 +491,14 @@ def test_parse_list_without_options_sends_the_text() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "value"),
-    [("42", 42), ("-7", -7), (" 5 ", 5), ("+3", 3), (str(2**53), 2**53), ("-" + str(2**53), -(2**53))],
+    [
+        ("42", 42),
+        ("-7", -7),
+        (" 5 ", 5),
+        ("+3", 3),
+        (str(2**53), 2**53),
+        ("-" + str(2**53), -(2**53)),
+    ],
 )
 def test_parse_integer(raw: str, value: int) -> None:
     parsed = _parse_one(make_step(make_attribute(0, "integer")), {"value": raw})

@@ -1,0 +1,36 @@
+"""Shared fixtures: a clean environment and the real bot served against loopback fakes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.fakes.local_stack import LocalStack
+
+_CLEARED_PREFIXES = ("SLACK_", "INTERCOM_", "HITL_", "LOG_")
+_CLEARED_NAMES = ("DATABASE_URL", "HOST", "PORT")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No test sees the developer's settings or `.env`."""
+    for name in list(os.environ):
+        if name.startswith(_CLEARED_PREFIXES) or name in _CLEARED_NAMES:
+            if name != "HITL_TEST_POSTGRES_URL":
+                monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    yield
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'hitl.db'}"
+
+
+@pytest.fixture
+async def stack(sqlite_url: str) -> AsyncIterator[LocalStack]:
+    async with LocalStack(sqlite_url) as running:
+        yield running

@@ -1,0 +1,485 @@
+"""Channel messages for each step state, the `/hitl` list and the Block Kit Builder link."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from typing import Any
+
+import pytest
+
+from bot.domain import Answer, AnswerValue, Option, Step, StepRecord, StepState
+from bot.slack.blocks import block_kit_builder_url, pending_list, step_message
+
+from .helpers import (
+    FIXTURE_STEPS,
+    NASTY,
+    assert_message_within_limits,
+    assert_no_raw_tokens,
+    load_step,
+    make_attribute,
+    make_step,
+)
+
+NOW = 1795500000.0
+URL = "https://app.intercom.com/a/inbox/a86dr8yl/inbox/conversation/215473853299345"
+ANSWERER = "U0ANSWER1"
+
+
+def _answer(step: Step, user_id: str = ANSWERER) -> Answer:
+    return Answer(
+        user_id=user_id,
+        values=tuple(
+            AnswerValue(identifier=a.identifier, value="v", display=f"shown {i}")
+            for i, a in enumerate(step.attributes)
+        ),
+        submitted_at=NOW,
+    )
+
+
+def _record(
+    step: Step,
+    state: StepState = StepState.POSTED,
+    *,
+    answered: bool = False,
+    detail: str | None = None,
+    received_at: float = NOW - 60,
+    user_id: str = ANSWERER,
+) -> StepRecord:
+    return StepRecord(
+        step=step,
+        state=state,
+        received_at=received_at,
+        answer=_answer(step, user_id) if answered else None,
+        outcome_detail=detail,
+    )
+
+
+def _message(record: StepRecord, url: str | None = URL) -> dict[str, Any]:
+    message = step_message(record, conversation_url=url, now=NOW)
+    assert_message_within_limits(message)
+    assert_no_raw_tokens(message)
+    return message
+
+
+def _block(message: dict[str, Any], kind: str) -> dict[str, Any]:
+    (block,) = [b for b in message["blocks"] if b["block_id"].startswith(f"hitl.{kind}.")]
+    return block
+
+
+def _kinds(message: dict[str, Any]) -> list[str]:
+    return [b["block_id"].split(".")[1] for b in message["blocks"]]
+
+
+def _all_text(message: dict[str, Any]) -> str:
+    return json.dumps(message, ensure_ascii=False)
+
+
+# --- Open steps
+
+
+@pytest.mark.parametrize("name", FIXTURE_STEPS)
+@pytest.mark.parametrize("state", list(StepState))
+def test_every_fixture_in_every_state_is_a_valid_message(name: str, state: StepState) -> None:
+    _message(_record(load_step(name), state, answered=True, detail="why"))
+
+
+def test_open_step_has_header_instructions_asks_context_and_actions() -> None:
+    message = _message(_record(load_step("refund_approval.json")))
+
+    assert _kinds(message) == ["header", "instructions", "asks", "about", "actions"]
+    assert _block(message, "header")["text"]["text"] == "🙋 Refund over $40"
+
+
+def test_received_step_looks_like_a_posted_one_with_its_own_block_ids() -> None:
+    step = load_step("refund_approval.json")
+    received = _message(_record(step, StepState.RECEIVED))
+    posted = _message(_record(step, StepState.POSTED))
+
+    assert _kinds(received) == _kinds(posted)
+    assert all(b["block_id"].endswith(".received") for b in received["blocks"])
+
+
+def test_header_defaults_when_there_is_no_procedure_name() -> None:
+    message = _message(_record(make_step(procedure_name=None)))
+
+    assert _block(message, "header")["text"]["text"] == "🙋 Fin needs your input"
+
+
+def test_header_of_a_long_procedure_name_is_truncated_to_150() -> None:
+    message = _message(_record(make_step(procedure_name="P" * 300)))
+
+    assert len(_block(message, "header")["text"]["text"]) == 150
+
+
+def test_step_without_instructions_has_no_instructions_block() -> None:
+    message = _message(_record(make_step(instructions=None)))
+
+    assert "instructions" not in _kinds(message)
+
+
+def test_5000_char_instructions_are_truncated_to_3000() -> None:
+    message = _message(_record(make_step(instructions="i" * 5000)))
+    text = _block(message, "instructions")["text"]["text"]
+
+    assert len(text) == 3000
+    assert text.endswith("…")
+
+
+def test_asks_lists_each_attribute_with_a_type_word() -> None:
+    message = _message(_record(load_step("refund_approval.json")))
+    asks = _block(message, "asks")["text"]["text"]
+
+    assert asks.splitlines() == [
+        "*What Fin asks*",
+        "• *Approve refund* — yes / no",
+        "• *Refund reason* — one of 3 options",
+        "• *Note for the customer* — text",
+    ]
+
+
+def test_asks_names_every_data_type() -> None:
+    message = _message(_record(load_step("all_types.json")))
+    asks = _block(message, "asks")["text"]["text"]
+
+    for word in ("text", "whole number", "number", "yes / no", "one of 4", "date and time"):
+        assert word in asks
+
+
+def test_asks_for_98_attributes_with_300_char_labels_ends_with_and_more() -> None:
+    step = make_step(*(make_attribute(i, name="L" * 300) for i in range(98)))
+    message = _message(_record(step))
+    asks = _block(message, "asks")["text"]["text"]
+
+    assert len(asks) <= 3000
+    assert asks.splitlines()[-1].startswith("• …and ")
+    assert len(message["blocks"]) <= 50
+
+
+def test_30_attributes_are_all_listed() -> None:
+    step = make_step(*(make_attribute(i) for i in range(30)))
+    asks = _block(_message(_record(step)), "asks")["text"]["text"]
+
+    assert asks.count("\n• ") == 30
+    assert "and" not in asks
+
+
+def test_context_links_the_conversation_and_shows_the_expiry() -> None:
+    message = _message(_record(load_step("refund_approval.json")))
+    context = _block(message, "about")["elements"][0]["text"]
+
+    assert context == (
+        f"<{URL}|Conversation 215473853299345> · Expires "
+        "<!date^1795564800^{date_short_pretty} at {time}|2026-11-25 00:00 UTC>"
+    )
+
+
+def test_context_without_a_url_shows_the_conversation_id() -> None:
+    message = _message(_record(load_step("single_boolean.json")), url=None)
+
+    assert _block(message, "about")["elements"][0]["text"] == "Conversation 215473853300001"
+
+
+def test_context_says_the_deadline_passed_when_it_has() -> None:
+    message = _message(_record(make_step(expires_at=int(NOW) - 1)))
+
+    assert (
+        _block(message, "about")["elements"][0]["text"]
+        .split(" · ")[1]
+        .startswith("Deadline passed <!date^")
+    )
+
+
+def test_conversation_url_cannot_break_out_of_its_link() -> None:
+    message = _message(_record(make_step()), url="https://x.test/a?b=1&c=2|<!channel>")
+    context = _block(message, "about")["elements"][0]["text"]
+
+    assert context.startswith("<https://x.test/a?b=1&amp;c=2%7C&lt;!channel&gt;|Conversation ")
+
+
+def test_open_step_has_a_primary_answer_button() -> None:
+    step = load_step("refund_approval.json")
+    (button,) = _block(_message(_record(step)), "actions")["elements"]
+
+    assert button["text"]["text"] == "Answer"
+    assert button["action_id"] == "hitl.open"
+    assert button["value"] == step.step_id
+    assert button["style"] == "primary"
+
+
+def test_single_boolean_step_offers_yes_no_and_open_form() -> None:
+    step = load_step("single_boolean.json")
+    elements = _block(_message(_record(step)), "actions")["elements"]
+
+    assert [(e["text"]["text"], e["action_id"], e.get("style")) for e in elements] == [
+        ("Yes", "hitl.answer.yes", "primary"),
+        ("No", "hitl.answer.no", "danger"),
+        ("Open form", "hitl.open", None),
+    ]
+    assert {e["value"] for e in elements} == {step.step_id}
+
+
+def test_a_step_id_too_long_for_a_button_value_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="button value"):
+        step_message(_record(make_step(step_id="s" * 2001)), conversation_url=None, now=NOW)
+
+
+def test_block_ids_change_with_the_state() -> None:
+    step = load_step("refund_approval.json")
+    posted = _message(_record(step))
+    answered = _message(_record(step, StepState.ANSWERED, answered=True))
+
+    posted_ids = {b["block_id"] for b in posted["blocks"]}
+    assert posted_ids.isdisjoint(b["block_id"] for b in answered["blocks"])
+
+
+def test_fallback_text_says_fin_needs_a_teammate() -> None:
+    message = _message(_record(load_step("refund_approval.json")))
+
+    assert message["text"] == "🙋 Fin needs a teammate: Refund over $40"
+
+
+# --- Settled and in-between states
+
+
+def test_submitted_step_has_no_buttons_and_says_whose_answer_is_sent() -> None:
+    step = load_step("refund_approval.json")
+    message = _message(_record(step, StepState.SUBMITTED, answered=True))
+
+    assert "actions" not in _kinds(message)
+    assert _block(message, "status")["elements"][0]["text"] == (
+        f"⏳ Sending <@{ANSWERER}>'s answer to Fin…"
+    )
+
+
+def test_a_user_id_that_is_not_a_slack_id_is_escaped() -> None:
+    step = make_step()
+    message = _message(_record(step, StepState.SUBMITTED, answered=True, user_id="<!channel>"))
+
+    assert "&lt;!channel&gt;" in _block(message, "status")["elements"][0]["text"]
+
+
+def test_answered_step_shows_who_answered_and_each_value() -> None:
+    step = load_step("refund_approval.json")
+    message = _message(_record(step, StepState.ANSWERED, answered=True))
+
+    assert "actions" not in _kinds(message)
+    assert _block(message, "outcome")["text"]["text"].splitlines() == [
+        f"✅ Answered by <@{ANSWERER}>",
+        "• *Approve refund*: shown 0",
+        "• *Refund reason*: shown 1",
+        "• *Note for the customer*: shown 2",
+    ]
+
+
+def test_answered_context_has_no_expiry() -> None:
+    step = load_step("refund_approval.json")
+    message = _message(_record(step, StepState.ANSWERED, answered=True))
+
+    assert "Expires" not in _block(message, "about")["elements"][0]["text"]
+
+
+def test_answered_values_are_escaped_and_truncated() -> None:
+    step = make_step(make_attribute(0, name=NASTY))
+    answer = Answer(
+        user_id=ANSWERER,
+        values=(
+            AnswerValue(identifier=step.attributes[0].identifier, value=1, display=NASTY * 300),
+        ),
+        submitted_at=NOW,
+    )
+    record = StepRecord(step=step, state=StepState.ANSWERED, received_at=NOW, answer=answer)
+    text = _block(_message(record), "outcome")["text"]["text"]
+
+    assert "&lt;!channel&gt;" in text
+    assert len(text) <= 3000
+
+
+def test_expired_step_says_nothing_was_sent() -> None:
+    message = _message(_record(load_step("refund_approval.json"), StepState.EXPIRED))
+
+    assert _block(message, "outcome")["text"]["text"] == (
+        "⌛ Expired — nobody answered before Intercom's deadline. Nothing was sent to Fin."
+    )
+    assert "actions" not in _kinds(message)
+
+
+def test_expired_step_shows_the_outcome_detail_escaped() -> None:
+    record = _record(make_step(), StepState.EXPIRED, detail="Intercom said <!here> expired")
+
+    assert _block(_message(record), "outcome")["text"]["text"] == (
+        "Intercom said &lt;!here&gt; expired"
+    )
+
+
+def test_fulfilled_elsewhere_names_whose_answer_was_not_used() -> None:
+    record = _record(make_step(), StepState.FULFILLED_ELSEWHERE, answered=True)
+
+    assert _block(_message(record), "outcome")["text"]["text"] == (
+        "↪️ Already answered elsewhere (Intercom had an answer for this step), "
+        f"so <@{ANSWERER}>'s answer was not used."
+    )
+
+
+def test_fulfilled_elsewhere_without_an_answer_mentions_nobody() -> None:
+    record = _record(make_step(), StepState.FULFILLED_ELSEWHERE)
+
+    assert "<@" not in _block(_message(record), "outcome")["text"]["text"]
+
+
+def test_failed_step_shows_the_reason_escaped() -> None:
+    record = _record(make_step(), StepState.FAILED, detail="403 <@U123> lacks access & more")
+
+    assert _block(_message(record), "outcome")["text"]["text"] == (
+        "❌ Not delivered to Fin: 403 &lt;@U123&gt; lacks access &amp; more"
+    )
+
+
+def test_failed_step_without_a_reason() -> None:
+    record = _record(make_step(), StepState.FAILED)
+
+    assert _block(_message(record), "outcome")["text"]["text"] == "❌ Not delivered to Fin."
+
+
+@pytest.mark.parametrize("state", list(StepState))
+def test_untrusted_text_never_reaches_mrkdwn_raw(state: StepState) -> None:
+    attributes = (
+        make_attribute(0, "list", name=NASTY, options=(Option(id=NASTY, label=NASTY),)),
+        make_attribute(1, NASTY, name=NASTY, description=NASTY),
+    )
+    step = make_step(
+        *attributes,
+        procedure_name=NASTY,
+        instructions=NASTY,
+        conversation_id=NASTY,
+        expires_at=int(NOW) + 60,
+    )
+    record = StepRecord(
+        step=step,
+        state=state,
+        received_at=NOW,
+        answer=Answer(
+            user_id=NASTY,
+            values=tuple(
+                AnswerValue(identifier=a.identifier, value=NASTY, display=NASTY) for a in attributes
+            ),
+            submitted_at=NOW,
+        ),
+        outcome_detail=NASTY,
+    )
+
+    message = _message(record)
+
+    assert "<!channel>" not in message["text"]
+
+
+def test_fallback_text_is_escaped() -> None:
+    message = _message(_record(make_step(procedure_name="<!channel> & <@U123>")))
+
+    assert message["text"] == "🙋 Fin needs a teammate: &lt;!channel&gt; &amp; &lt;@U123&gt;"
+
+
+# --- /hitl
+
+
+def _pending(count: int, *, total: int | None = None, **kwargs: Any) -> dict[str, Any]:
+    records = [
+        _record(make_step(step_id=f"step-{i}", conversation_id=f"c{i}"), received_at=NOW - 300)
+        for i in range(count)
+    ]
+    message = pending_list(
+        records,
+        total=count if total is None else total,
+        permalinks=kwargs.get("permalinks", {}),
+        now=NOW,
+    )
+    assert_message_within_limits(message)
+    assert_no_raw_tokens(message)
+    return message
+
+
+def test_nothing_pending() -> None:
+    message = _pending(0)
+
+    assert message["text"] == "Nothing pending 🎉"
+    assert [b["text"]["text"] for b in message["blocks"]] == ["Nothing pending 🎉"]
+
+
+def test_pending_list_counts_the_waiting_steps() -> None:
+    assert _pending(3)["blocks"][0]["text"]["text"] == "*3 steps waiting*"
+
+
+def test_pending_list_says_one_step_in_the_singular() -> None:
+    assert _pending(1)["text"] == "1 step waiting"
+
+
+def test_pending_line_names_procedure_conversation_and_age() -> None:
+    assert _pending(1)["blocks"][1]["text"]["text"] == (
+        "*Refund over $40*\nConversation c0 · waiting 5 min"
+    )
+
+
+def test_pending_line_links_the_request_when_a_permalink_is_known() -> None:
+    link = "https://example.slack.com/archives/C1/p1"
+    message = _pending(2, permalinks={"step-1": link})
+
+    assert f"<{link}|Open request>" not in message["blocks"][1]["text"]["text"]
+    assert message["blocks"][2]["text"]["text"].endswith(f" · <{link}|Open request>")
+
+
+@pytest.mark.parametrize(
+    ("seconds", "age"),
+    [
+        (10, "under 1 min"),
+        (300, "5 min"),
+        (7200, "2 h"),
+        (3 * 86400 + 5, "3 d"),
+        (-30, "under 1 min"),
+    ],
+)
+def test_pending_age_is_in_friendly_units(seconds: float, age: str) -> None:
+    record = _record(make_step(), received_at=NOW - seconds)
+    message = pending_list([record], total=1, permalinks={}, now=NOW)
+
+    assert message["blocks"][1]["text"]["text"].endswith(f"waiting {age}")
+
+
+def test_pending_list_says_how_many_more_are_not_shown() -> None:
+    message = _pending(20, total=57)
+
+    assert len(message["blocks"]) == 22
+    assert message["blocks"][-1]["elements"][0]["text"] == "…and 37 more not shown"
+
+
+def test_pending_list_shows_at_most_20_steps() -> None:
+    message = _pending(30, total=30)
+
+    assert len(message["blocks"]) == 22
+    assert message["blocks"][-1]["elements"][0]["text"] == "…and 10 more not shown"
+
+
+def test_pending_list_escapes_untrusted_text() -> None:
+    record = _record(make_step(procedure_name=NASTY, conversation_id=NASTY))
+    message = pending_list([record], total=1, permalinks={}, now=NOW)
+
+    assert_no_raw_tokens(message)
+    assert_message_within_limits(message)
+
+
+# --- Block Kit Builder
+
+
+def test_block_kit_builder_url_encodes_the_payload() -> None:
+    payload = {"blocks": _message(_record(load_step("refund_approval.json")))["blocks"]}
+    url = block_kit_builder_url(payload)
+    prefix = "https://app.slack.com/block-kit-builder/#"
+
+    assert url.startswith(prefix)
+    assert json.loads(urllib.parse.unquote(url.removeprefix(prefix))) == payload
+    assert " " not in url
+
+
+def test_an_absurd_expiry_still_builds_a_message() -> None:
+    message = _message(_record(make_step(expires_at=10**20)))
+
+    assert "|100000000000000000000>" in _block(message, "about")["elements"][0]["text"]
