@@ -47,8 +47,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         token=token, base_url=settings.slack_api_url, timeout=int(HTTP_TIMEOUT_SECONDS)
     )
     jobs_slack.retry_handlers = []
+    # No token here: Bolt gives each listener a client with the token from `authorize`.
     listeners_slack = AsyncWebClient(
-        token=token,
         base_url=settings.slack_api_url,
         timeout=int(HTTP_TIMEOUT_SECONDS),
         retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],

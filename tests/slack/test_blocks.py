@@ -63,7 +63,9 @@ def _message(record: StepRecord, url: str | None = URL) -> dict[str, Any]:
 
 
 def _block(message: dict[str, Any], kind: str) -> dict[str, Any]:
-    (block,) = [b for b in message["blocks"] if b["block_id"].startswith(f"hitl.{kind}.")]
+    matches = [b for b in message["blocks"] if b["block_id"].startswith(f"hitl.{kind}.")]
+    assert len(matches) == 1, f"{len(matches)} {kind} blocks"
+    block: dict[str, Any] = matches[0]
     return block
 
 

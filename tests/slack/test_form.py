@@ -61,7 +61,7 @@ def _parse_one(step: Step, element: dict[str, Any], action: str = "hitl.value.{i
 
 
 def _error_of(step: Step, element: dict[str, Any]) -> str:
-    values, errors = parse_submission(step, _state(0, element))
+    _, errors = parse_submission(step, _state(0, element))
     assert list(errors) == ["hitl.attr.0"]
     return errors["hitl.attr.0"]
 
@@ -411,7 +411,7 @@ def test_parse_ignores_unknown_block_ids() -> None:
 
 
 def test_parse_reports_every_missing_attribute_on_its_block() -> None:
-    values, errors = parse_submission(load_step("all_types.json"), {})
+    _, errors = parse_submission(load_step("all_types.json"), {})
 
     assert errors == {f"hitl.attr.{i}": "Please fill this in" for i in range(7)}
 
