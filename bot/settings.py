@@ -66,6 +66,19 @@ class Settings(BaseSettings):
     # its own jobs wake it at once.
     hitl_poll_interval: float = Field(default=1.0, gt=0)
 
+    log_format: str = Field(default="text", pattern="^(json|text)$")
+    log_level: str = Field(default="INFO", pattern="(?i)^(debug|info|warning|error|critical)$")
+
+    def secret_values(self) -> list[str]:
+        """Every secret this process holds, for the log scrubber."""
+        return [
+            self.slack_bot_token.get_secret_value(),
+            self.slack_signing_secret.get_secret_value(),
+            self.intercom_access_token.get_secret_value(),
+            self.intercom_client_secret.get_secret_value(),
+            urlsplit(self.database_url).password or "",
+        ]
+
     @field_validator("slack_bot_token")
     @classmethod
     def _bot_token_shape(cls, value: SecretStr) -> SecretStr:

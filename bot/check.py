@@ -1,0 +1,96 @@
+"""`python -m bot check`: tells an operator, in plain lines, whether this deployment can work."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.settings import Settings, SettingsError, load_settings
+from bot.store import SqlStore
+
+
+@dataclass(frozen=True)
+class Finding:
+    ok: bool
+    subject: str
+    detail: str
+
+    def line(self) -> str:
+        return f"{'ok  ' if self.ok else 'FAIL'}  {self.subject}: {self.detail}"
+
+
+async def _check_slack(settings: Settings) -> list[Finding]:
+    client = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=10
+    )
+    try:
+        auth = await client.auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error", "unknown error")
+        return [Finding(False, "Slack token", f"auth.test failed ({error}): check SLACK_BOT_TOKEN")]
+    except OSError as exc:
+        return [Finding(False, "Slack API", f"cannot reach {settings.slack_api_url} ({exc.__class__.__name__})")]
+    findings = [Finding(True, "Slack token", f"bot user {auth.get('user_id')} in workspace {auth.get('team')}")]
+    channel = settings.slack_channel_id
+    try:
+        info = await client.conversations_info(channel=channel)
+    except SlackApiError as exc:
+        error = exc.response.get("error", "unknown error")
+        hint = " (is SLACK_CHANNEL_ID a channel ID such as C0123ABCD?)" if error == "channel_not_found" else ""
+        findings.append(Finding(False, f"channel {channel}", f"conversations.info failed: {error}{hint}"))
+        return findings
+    conversation = info.get("channel") or {}
+    if conversation.get("is_member"):
+        findings.append(Finding(True, f"channel {channel}", "the bot is a member and can post"))
+    else:
+        findings.append(
+            Finding(
+                False,
+                f"channel {channel}",
+                "the bot is not in this channel: open it in Slack and type "
+                "`/invite @Fin Teammate` (or the bot's name), then run check again",
+            )
+        )
+    return findings
+
+
+async def _check_database(settings: Settings) -> Finding:
+    try:
+        store = await SqlStore.open(settings.database_url)
+    except Exception as exc:
+        return Finding(False, "database", f"cannot open or migrate ({exc.__class__.__name__}: {exc})")
+    try:
+        _, pending = await store.pending(1)
+    finally:
+        await store.close()
+    return Finding(True, "database", f"open and migrated; {pending} step(s) pending")
+
+
+async def run_checks(settings: Settings) -> list[Finding]:
+    findings = [Finding(True, "configuration", "all required settings present and valid")]
+    findings += await _check_slack(settings)
+    findings.append(await _check_database(settings))
+    return findings
+
+
+def run_check() -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        for line in exc.lines:
+            print(Finding(False, "configuration", line).line())
+        return 1
+    findings = asyncio.run(run_checks(settings))
+    scrub = settings.secret_values()
+    for finding in findings:
+        line = finding.line()
+        for secret in scrub:
+            if secret:
+                line = line.replace(secret, "[redacted]")
+        print(line)
+    ok = all(f.ok for f in findings)
+    print("All good." if ok else "Some checks failed; see the lines marked FAIL.")
+    return 0 if ok else 1

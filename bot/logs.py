@@ -1,0 +1,90 @@
+"""Log set-up: one line per event, JSON (`LOG_FORMAT=json`) or text, secrets scrubbed.
+
+Events carry their ids (step_id, conversation_id, …) as `extra=` fields; every line passes
+through a filter that replaces any configured secret value with `[redacted]`, so a token
+can never reach the logs even from a library's error message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+REDACTED = "[redacted]"
+# Attributes every LogRecord has; anything else on a record came in through `extra=`.
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+# Signature headers may appear in a library's debug output of a request.
+_SENSITIVE_KEYS = ("authorization", "x-hub-signature", "x-slack-signature", "token", "secret")
+
+
+def event_fields(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
+
+
+class SecretScrubber(logging.Filter):
+    """Replaces known secret values (and fields named like secrets) on every record."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        # Short values would redact innocent text; real secrets are long.
+        self._secrets = sorted({s for s in secrets if len(s) >= 8}, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.scrub(record.getMessage())
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        for key, value in event_fields(record).items():
+            if any(word in key.lower() for word in _SENSITIVE_KEYS) and key != "token_hint":
+                setattr(record, key, REDACTED)
+            elif isinstance(value, str):
+                setattr(record, key, self.scrub(value))
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        line.update(event_fields(record))
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S")
+        fields = " ".join(f"{k}={v}" for k, v in event_fields(record).items())
+        text = f"{stamp} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        if fields:
+            text += f"  {fields}"
+        if record.exc_text:
+            text += "\n" + record.exc_text
+        return text
+
+
+def configure_logging(level: str, fmt: str, secrets: Iterable[str]) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.addFilter(SecretScrubber(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # aiohttp's access log is one line per request: noise at INFO for a webhook receiver.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
