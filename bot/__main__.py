@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from aiohttp import web
-
-from bot.app import create_app
 from bot.logs import configure_logging
+from bot.serve import run
 from bot.settings import SettingsError, load_settings
 
 
@@ -22,7 +20,9 @@ def main(argv: list[str]) -> int:
 
         return run_demo()
     if command != "serve":
-        print(f"unknown command {command!r}; use: python -m bot [serve|check|demo]", file=sys.stderr)
+        print(
+            f"unknown command {command!r}; use: python -m bot [serve|check|demo]", file=sys.stderr
+        )
         return 2
     try:
         settings = load_settings()
@@ -31,7 +31,7 @@ def main(argv: list[str]) -> int:
             print(f"configuration error: {line}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format, settings.secret_values())
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None)
+    run(settings)
     return 0
 
 

@@ -17,10 +17,12 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.domain import StepState
 from bot.intercom.client import IntercomClient
 from bot.intercom.webhook import MAX_BODY_BYTES
 from bot.jobs import StepJobs
-from bot.routes import IntercomWebhook, healthz, slack_events_handler
+from bot.metrics import CONTENT_TYPE_LATEST, Metrics
+from bot.routes import IntercomWebhook, slack_events_handler
 from bot.settings import Settings
 from bot.slack.listeners import Interactions
 from bot.slack.messenger import SlackMessenger
@@ -32,12 +34,16 @@ log = logging.getLogger(__name__)
 STORE = web.AppKey("store", SqlStore)
 WORKER = web.AppKey("worker", Worker)
 BOLT = web.AppKey("bolt", AsyncApp)
+METRICS = web.AppKey("metrics", Metrics)
+# Set when a stop was asked for: /healthz answers 503 so a load balancer stops sending work.
+DRAINING = web.AppKey("draining", list[bool])
 
 # Both peers answer in well under this; a job must finish well inside its lease.
 HTTP_TIMEOUT_SECONDS = 10.0
 
 
 def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
+    metrics = Metrics()
     store = SqlStore.connect(settings.database_url)
     http = httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS, follow_redirects=False)
     token = settings.slack_bot_token.get_secret_value()
@@ -56,8 +62,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
 
     step_jobs = StepJobs(
         store,
-        SlackMessenger(jobs_slack),
-        IntercomClient(http, settings.intercom_access_token.get_secret_value()),
+        SlackMessenger(jobs_slack, metrics=metrics),
+        IntercomClient(http, settings.intercom_access_token.get_secret_value(), metrics=metrics),
         channel_id=settings.slack_channel_id,
         give_up_after=settings.hitl_give_up_after,
         clock=clock,
@@ -80,19 +86,22 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         authorize=authorize,
         logger=logging.getLogger("bot.slack.bolt"),
     )
-    Interactions(store, worker.wake, clock=clock).register(bolt)
+    Interactions(store, worker.wake, clock=clock, metrics=metrics).register(bolt)
     webhook = IntercomWebhook(
         store,
         worker.wake,
         client_secret=settings.intercom_client_secret.get_secret_value(),
         allowed_origins=settings.intercom_api_origins,
         clock=clock,
+        metrics=metrics,
     )
 
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[STORE] = store
     app[WORKER] = worker
     app[BOLT] = bolt
+    app[METRICS] = metrics
+    app[DRAINING] = [False]
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         await store.migrate()
@@ -107,7 +116,25 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
     app.cleanup_ctx.append(lifecycle)
     app.router.add_post("/intercom/webhook", webhook.handle)
     app.router.add_post("/slack/events", slack_events_handler(bolt))  # type: ignore[arg-type]
+
+    async def healthz(_request: web.Request) -> web.Response:
+        if app[DRAINING][0]:
+            return web.json_response({"status": "draining"}, status=503)
+        return web.json_response({"status": "ok"})
+
     app.router.add_get("/healthz", healthz)
+
+    async def metrics_page(_request: web.Request) -> web.Response:
+        # Gauges about stored steps are read at scrape time: any instance reports the truth.
+        counts = await store.state_counts()
+        for state in StepState:
+            metrics.steps.labels(state.value).set(counts.get(state, 0))
+        metrics.pending.set(counts.get(StepState.RECEIVED, 0) + counts.get(StepState.POSTED, 0))
+        oldest = await store.oldest_open_received_at()
+        metrics.oldest_pending_age.set(max(0.0, clock() - oldest) if oldest is not None else 0.0)
+        return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app.router.add_get("/metrics", metrics_page)
     return app
 
 

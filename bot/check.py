@@ -24,7 +24,9 @@ class Finding:
 
 async def _check_slack(settings: Settings) -> list[Finding]:
     client = AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url, timeout=10
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        timeout=10,
     )
     try:
         auth = await client.auth_test()
@@ -32,15 +34,31 @@ async def _check_slack(settings: Settings) -> list[Finding]:
         error = exc.response.get("error", "unknown error")
         return [Finding(False, "Slack token", f"auth.test failed ({error}): check SLACK_BOT_TOKEN")]
     except OSError as exc:
-        return [Finding(False, "Slack API", f"cannot reach {settings.slack_api_url} ({exc.__class__.__name__})")]
-    findings = [Finding(True, "Slack token", f"bot user {auth.get('user_id')} in workspace {auth.get('team')}")]
+        return [
+            Finding(
+                False,
+                "Slack API",
+                f"cannot reach {settings.slack_api_url} ({exc.__class__.__name__})",
+            )
+        ]
+    findings = [
+        Finding(
+            True, "Slack token", f"bot user {auth.get('user_id')} in workspace {auth.get('team')}"
+        )
+    ]
     channel = settings.slack_channel_id
     try:
         info = await client.conversations_info(channel=channel)
     except SlackApiError as exc:
         error = exc.response.get("error", "unknown error")
-        hint = " (is SLACK_CHANNEL_ID a channel ID such as C0123ABCD?)" if error == "channel_not_found" else ""
-        findings.append(Finding(False, f"channel {channel}", f"conversations.info failed: {error}{hint}"))
+        hint = (
+            " (is SLACK_CHANNEL_ID a channel ID such as C0123ABCD?)"
+            if error == "channel_not_found"
+            else ""
+        )
+        findings.append(
+            Finding(False, f"channel {channel}", f"conversations.info failed: {error}{hint}")
+        )
         return findings
     conversation = info.get("channel") or {}
     if conversation.get("is_member"):
@@ -61,7 +79,9 @@ async def _check_database(settings: Settings) -> Finding:
     try:
         store = await SqlStore.open(settings.database_url)
     except Exception as exc:
-        return Finding(False, "database", f"cannot open or migrate ({exc.__class__.__name__}: {exc})")
+        return Finding(
+            False, "database", f"cannot open or migrate ({exc.__class__.__name__}: {exc})"
+        )
     try:
         _, pending = await store.pending(1)
     finally:

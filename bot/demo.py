@@ -33,7 +33,10 @@ def scripted_values(view: dict[str, Any]) -> dict[str, Any]:
         if kind in ("radio_buttons", "static_select"):
             state["selected_option"] = element["options"][0]
         elif kind == "external_select":
-            state["selected_option"] = {"text": {"type": "plain_text", "text": "first"}, "value": "0"}
+            state["selected_option"] = {
+                "text": {"type": "plain_text", "text": "first"},
+                "value": "0",
+            }
         elif kind == "number_input":
             state["value"] = "12.5" if element.get("is_decimal_allowed") else "2"
         elif kind == "datepicker":
@@ -87,11 +90,10 @@ async def _play(stack: LocalStack, name: str) -> None:
         if submitted.status != 200 or submitted.body:
             raise SystemExit(f"the form was refused: {submitted.body}")
 
-    callbacks = await stack.intercom.wait_for_callbacks(
-        1, status=200
-    )
+    callbacks = await stack.intercom.wait_for_callbacks(1, status=200)
     callback = next(c for c in callbacks if c.step_id == step_id)
-    print(f"4. callback     → Intercom answered {callback.status} after {_ms(time.perf_counter() - answered_at)}")
+    took = _ms(time.perf_counter() - answered_at)
+    print(f"4. callback     → Intercom answered {callback.status} after {took}")
     print(f"   body: {json.dumps(callback.body)}")
 
     updated = await stack.slack.wait_for(
@@ -117,7 +119,8 @@ async def _demo() -> None:
             for name in HITL_SAMPLES:
                 await _play(stack, name)
             pending = await stack.command()
-            print(f"\n/hitl → {pending.body.get('text') if isinstance(pending.body, dict) else pending.body}")
+            listed = pending.body.get("text") if isinstance(pending.body, dict) else pending.body
+            print(f"\n/hitl → {listed}")
     print("\nAll sample steps went round the loop. Next: `make test`, then see README → Deploy.")
 
 

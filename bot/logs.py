@@ -22,7 +22,9 @@ _SENSITIVE_KEYS = ("authorization", "x-hub-signature", "x-slack-signature", "tok
 
 
 def event_fields(record: logging.LogRecord) -> dict[str, Any]:
-    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")}
+    return {
+        k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")
+    }
 
 
 class SecretScrubber(logging.Filter):

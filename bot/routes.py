@@ -1,4 +1,4 @@
-"""The HTTP edge: Intercom's webhook, Slack's single events URL and the health check."""
+"""The HTTP edge: Intercom's webhook and Slack's single events URL."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 from bot.intercom.webhook import MAX_BODY_BYTES, WebhookRejected, parse_delivery, signature_is_valid
+from bot.metrics import Metrics
 from bot.store import SqlStore
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,9 @@ class IntercomWebhook:
         client_secret: str,
         allowed_origins: list[str],
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Metrics()
         self._store = store
         self._wake_worker = wake_worker
         self._client_secret = client_secret
@@ -36,21 +39,25 @@ class IntercomWebhook:
 
     async def handle(self, request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-            return _refuse(413, "body is larger than 1 MiB")
+            return self._refuse(413, "body is larger than 1 MiB")
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return _refuse(413, "body is larger than 1 MiB")
-        if not signature_is_valid(body, request.headers.get("X-Hub-Signature"), self._client_secret):
-            return _refuse(401, "missing or invalid X-Hub-Signature")
+            return self._refuse(413, "body is larger than 1 MiB")
+        if not signature_is_valid(
+            body, request.headers.get("X-Hub-Signature"), self._client_secret
+        ):
+            return self._refuse(401, "missing or invalid X-Hub-Signature")
         try:
             delivery = parse_delivery(body, self._allowed_origins)
         except WebhookRejected as exc:
-            return _refuse(exc.status, exc.reason)
+            return self._refuse(exc.status, exc.reason)
         if delivery.step is None:
+            self._metrics.webhooks.labels("ignored").inc()
             return web.json_response({"ok": True, "ignored": delivery.topic})
         step = delivery.step
         (is_new,) = await self._store.add_steps([step], self._clock())
+        self._metrics.webhooks.labels("accepted" if is_new else "duplicate").inc()
         if is_new:
             self._wake_worker()
         log.info(
@@ -59,10 +66,11 @@ class IntercomWebhook:
         )
         return web.json_response({"ok": True, "step_id": step.step_id, "duplicate": not is_new})
 
-
-def _refuse(status: int, reason: str) -> web.Response:
-    log.warning("webhook refused", extra={"status": status, "reason": reason})
-    return web.json_response({"ok": False, "error": reason}, status=status)
+    def _refuse(self, status: int, reason: str) -> web.Response:
+        outcome = {401: "unauthorized", 413: "too_large"}.get(status, "invalid")
+        self._metrics.webhooks.labels(outcome).inc()
+        log.warning("webhook refused", extra={"status": status, "reason": reason})
+        return web.json_response({"ok": False, "error": reason}, status=status)
 
 
 def slack_events_handler(bolt: AsyncApp) -> Callable[[web.Request], object]:
@@ -72,7 +80,3 @@ def slack_events_handler(bolt: AsyncApp) -> Callable[[web.Request], object]:
         return await to_aiohttp_response(bolt_response)
 
     return handle
-
-
-async def healthz(_request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     # its own jobs wake it at once.
     hitl_poll_interval: float = Field(default=1.0, gt=0)
 
+    # Seconds between /healthz turning 503 and the listener closing, so a load balancer
+    # sees the instance leave before connections are refused. 0 for a single instance.
+    hitl_drain_seconds: float = Field(default=0.0, ge=0, le=60)
+
     log_format: str = Field(default="text", pattern="^(json|text)$")
     log_level: str = Field(default="INFO", pattern="(?i)^(debug|info|warning|error|critical)$")
 

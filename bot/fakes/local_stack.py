@@ -95,7 +95,7 @@ class LocalStack:
     async def start(self) -> None:
         await self.slack.start()
         await self.intercom.start()
-        self.settings = Settings(_env_file=None, **self.settings_values())  # type: ignore[call-arg]
+        self.settings = Settings(_env_file=None, **self.settings_values())
         self.app = create_app(self.settings)
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
@@ -143,7 +143,9 @@ class LocalStack:
     ) -> HttpAnswer:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         headers = {"Content-Type": "application/json"}
-        headers["X-Hub-Signature"] = signature if signature is not None else sign_intercom(body, secret)
+        headers["X-Hub-Signature"] = (
+            signature if signature is not None else sign_intercom(body, secret)
+        )
         async with self.session.post(
             f"{self.url}/intercom/webhook", data=body, headers=headers
         ) as response:
@@ -161,7 +163,12 @@ class LocalStack:
             return HttpAnswer(response.status, await _body(response))
 
     async def click(
-        self, step_id: str, action_id: str, *, user_id: str = "U0ALICE", response_key: str | None = None
+        self,
+        step_id: str,
+        action_id: str,
+        *,
+        user_id: str = "U0ALICE",
+        response_key: str | None = None,
     ) -> HttpAnswer:
         """A button on the step's channel message clicked by `user_id`."""
         record = await self.store.get(step_id)
@@ -215,7 +222,13 @@ class LocalStack:
         return await self.post_to_slack_events(slack_form_body(payload))
 
     async def load_options(
-        self, view: dict[str, Any], action_id: str, block_id: str, query: str, *, user_id: str = "U0ALICE"
+        self,
+        view: dict[str, Any],
+        action_id: str,
+        block_id: str,
+        query: str,
+        *,
+        user_id: str = "U0ALICE",
     ) -> HttpAnswer:
         payload = {
             "type": "block_suggestion",

@@ -7,12 +7,14 @@ another try later; every other answer is final and comes back as a `CallbackResu
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 
 import httpx
 
 from bot.domain import AnswerValue, Step
+from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +63,11 @@ def callback_body(step: Step, values: tuple[AnswerValue, ...]) -> dict[str, obje
 class IntercomClient:
     """The one place that knows the callback's headers and error codes."""
 
-    def __init__(self, http: httpx.AsyncClient, access_token: str) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, access_token: str, *, metrics: Metrics | None = None
+    ) -> None:
         self._http = http
+        self._metrics = metrics or Metrics()
         self._headers = {
             "Authorization": f"Bearer {access_token}",
             "Content-Type": "application/json",
@@ -72,14 +77,20 @@ class IntercomClient:
 
     async def send_answer(self, step: Step, values: tuple[AnswerValue, ...]) -> CallbackResult:
         body = callback_body(step, values)
+        started = time.perf_counter()
         try:
             response = await self._http.post(step.callback_url, json=body, headers=self._headers)
         except httpx.TimeoutException as exc:
+            self._metrics.callback_attempts.labels("0").inc()
             raise RetryableCallbackError("Intercom did not answer in time") from exc
         except httpx.TransportError as exc:
+            self._metrics.callback_attempts.labels("0").inc()
             raise RetryableCallbackError(
                 f"could not reach Intercom ({exc.__class__.__name__})"
             ) from exc
+        finally:
+            self._metrics.callback_latency.observe(time.perf_counter() - started)
+        self._metrics.callback_attempts.labels(str(response.status_code)).inc()
         return _result_of(response)
 
 

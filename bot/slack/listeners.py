@@ -17,6 +17,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import Answer, AnswerValue, StepRecord
+from bot.metrics import Metrics
 from bot.slack.blocks import pending_list
 from bot.slack.form import (
     FormTooLarge,
@@ -46,7 +47,9 @@ class Interactions:
         wake_worker: Callable[[], None],
         *,
         clock: Callable[[], float] = time.time,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics or Metrics()
         self._store = store
         self._wake_worker = wake_worker
         self._clock = clock
@@ -142,6 +145,7 @@ class Interactions:
         result = await self._store.claim_answer(record.step.step_id, answer, now)
         if result.won:
             self._wake_worker()
+            self._metrics.time_to_answer.observe(max(0.0, now - record.received_at))
             log.info(
                 "answer claimed",
                 extra={

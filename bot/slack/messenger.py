@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import StepRecord
+from bot.metrics import Metrics
 from bot.slack.blocks import step_message
 
 # Errors an operator fixes without touching the step (invite the bot, fix the token):
@@ -55,7 +56,8 @@ class PostedMessage:
 
 
 class SlackMessenger:
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(self, client: AsyncWebClient, *, metrics: Metrics | None = None) -> None:
+        self._metrics = metrics or Metrics()
         # This client has no retry handlers: a 429 comes straight back so the job, not
         # a sleeping coroutine, waits out Retry-After.
         self._client = client
@@ -102,8 +104,11 @@ class SlackMessenger:
         try:
             response = await getattr(self._client, method)(**kwargs)
         except SlackApiError as exc:
+            error = str(exc.response.get("error") or f"http_{exc.response.status_code}")
+            self._metrics.slack_errors.labels(method.replace("_", "."), error).inc()
             raise _translate(method, exc) from exc
         except (TimeoutError, OSError) as exc:
+            self._metrics.slack_errors.labels(method.replace("_", "."), "connection").inc()
             raise SlackRetryable(
                 f"{method}: could not reach Slack ({exc.__class__.__name__})"
             ) from exc
