@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from pathlib import Path
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -76,6 +77,10 @@ async def _check_slack(settings: Settings) -> list[Finding]:
 
 
 async def _check_database(settings: Settings) -> Finding:
+    if settings.database_url.startswith("sqlite:///"):
+        folder = Path(settings.database_url.removeprefix("sqlite:///")).parent
+        if not folder.is_dir():
+            return Finding(False, "database", f"folder {folder} does not exist: create it first")
     try:
         store = await SqlStore.open(settings.database_url)
     except Exception as exc:
