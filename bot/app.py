@@ -67,6 +67,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         channel_id=settings.slack_channel_id,
         give_up_after=settings.hitl_give_up_after,
         clock=clock,
+        metrics=metrics,
     )
     worker = Worker(
         store,
