@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -15,14 +15,13 @@ _CLEARED_NAMES = ("DATABASE_URL", "HOST", "PORT")
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's settings or `.env`."""
     for name in list(os.environ):
-        if name.startswith(_CLEARED_PREFIXES) or name in _CLEARED_NAMES:
-            if name != "HITL_TEST_POSTGRES_URL":
-                monkeypatch.delenv(name, raising=False)
+        cleared = name.startswith(_CLEARED_PREFIXES) or name in _CLEARED_NAMES
+        if cleared and name != "HITL_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
-    yield
 
 
 @pytest.fixture

@@ -15,8 +15,12 @@ async def test_refund_round_trip(stack: LocalStack) -> None:
     assert posted[0]["channel"] == "C0HITLTEST"
     view = await stack.open_form(step_id)
     values = {
-        "hitl.attr.0": {"hitl.value.0": {"type": "radio_buttons", "selected_option": {"value": "true"}}},
-        "hitl.attr.1": {"hitl.value.1": {"type": "static_select", "selected_option": {"value": "1"}}},
+        "hitl.attr.0": {
+            "hitl.value.0": {"type": "radio_buttons", "selected_option": {"value": "true"}}
+        },
+        "hitl.attr.1": {
+            "hitl.value.1": {"type": "static_select", "selected_option": {"value": "1"}}
+        },
         "hitl.attr.2": {"hitl.value.2": {"type": "plain_text_input", "value": "Sorry!"}},
     }
     submitted = await stack.submit(view, values)

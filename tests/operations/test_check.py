@@ -49,7 +49,8 @@ async def test_check_passes_when_everything_is_in_place(slack: FakeSlack, sqlite
 async def test_check_reports_a_rejected_token(slack: FakeSlack, sqlite_url: str) -> None:
     findings = await run_checks(_settings(slack, sqlite_url, slack_bot_token="xoxb-wrong-token"))
     failed = [f for f in findings if not f.ok]
-    assert failed and "invalid_auth" in failed[0].detail
+    assert failed
+    assert "invalid_auth" in failed[0].detail
     assert "SLACK_BOT_TOKEN" in failed[0].detail
 
 
@@ -83,7 +84,10 @@ async def test_check_command_exits_zero_only_when_all_is_well(
 
     async def run(extra: dict[str, str]) -> tuple[int, str]:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "check",
+            sys.executable,
+            "-m",
+            "bot",
+            "check",
             env={**env, **extra},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

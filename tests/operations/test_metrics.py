@@ -71,4 +71,7 @@ async def test_metrics_count_slack_errors_by_method(stack: LocalStack) -> None:
     await stack.send_webhook(stack.hitl_payload(load_sample("refund_approval")))
     await stack.slack.wait_for("chat.postMessage", timeout=10)
     samples = await _scrape(stack)
-    assert samples['hitl_slack_api_errors_total{error="not_in_channel",method="chat.postMessage"}'] == 1
+    assert (
+        samples['hitl_slack_api_errors_total{error="not_in_channel",method="chat.postMessage"}']
+        == 1
+    )
