@@ -1,10 +1,14 @@
-"""What each durable job does to a step: post it, deliver its answer, refresh or expire it."""
+"""What each durable job does to a step: post it, deliver its answer, refresh or expire it.
+
+Every handler is safe to run again: a job whose instance died mid-way is taken up by
+another, so each one first checks what is already done.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from bot.domain import StepRecord, StepState
 from bot.intercom.client import (
@@ -14,13 +18,17 @@ from bot.intercom.client import (
     RetryableCallbackError,
 )
 from bot.intercom.links import conversation_url
-from bot.slack.messenger import SlackMessenger, SlackPermanent, SlackRetryable
+from bot.metrics import Metrics
+from bot.slack.messenger import PostedMessage, SlackMessenger, SlackPermanent, SlackRetryable
 from bot.store import Job, JobKind, SqlStore
 from bot.worker import JobHandler, RetryLater
 
 log = logging.getLogger(__name__)
 
 _OPEN = (StepState.RECEIVED, StepState.POSTED)
+
+# Finds the message an earlier attempt posted for a step: (channel_id, step_id) → message.
+FindPosted = Callable[[str, str], Awaitable[PostedMessage | None]]
 
 
 class StepJobs:
@@ -32,6 +40,8 @@ class StepJobs:
         *,
         channel_id: str,
         give_up_after: float,
+        find_posted: FindPosted | None = None,
+        metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
@@ -39,6 +49,8 @@ class StepJobs:
         self._intercom = intercom
         self._channel_id = channel_id
         self._give_up_after = give_up_after
+        self._find_posted = find_posted
+        self._metrics = metrics or Metrics()
         self._clock = clock
 
     def handlers(self) -> dict[str, JobHandler]:
@@ -56,22 +68,47 @@ class StepJobs:
         if record.state.is_settled:
             return  # settled before it could be posted (e.g. expired): nothing to act on
         try:
-            posted = await self._messenger.post_step(
-                record, self._channel_id, _link(record)
-            )
+            posted = await self._earlier_post(job, record)
+            if posted is None:
+                posted = await self._messenger.post_step(record, self._channel_id, _link(record))
         except SlackRetryable as exc:
             self._retry_or_give_up(job, record, exc.reason, exc.retry_after)
             return
         except SlackPermanent as exc:
             log.error(
                 "could not post step to Slack; giving up",
-                extra=_ids(record) | {"reason": exc.reason},
+                extra=_ids(record) | {"job_kind": job.kind, "reason": exc.reason},
             )
             return
         await self._store.mark_posted(
             record.step.step_id, posted.channel_id, posted.ts, posted.permalink
         )
         log.info("step posted", extra=_ids(record) | {"channel_id": posted.channel_id})
+
+    async def _earlier_post(self, job: Job, record: StepRecord) -> PostedMessage | None:
+        """The message an earlier attempt posted, if it did.
+
+        An attempt can post and then die (or lose Slack's reply) before the store learns
+        the message's ts; posting again would show the step twice.
+        """
+        if job.attempts == 0 or self._find_posted is None:
+            return None
+        try:
+            found = await self._find_posted(self._channel_id, record.step.step_id)
+        except SlackPermanent as exc:
+            # Better a rare duplicate than a step nobody sees.
+            log.warning(
+                "could not look for an earlier post of the step (is channels:history "
+                "granted?); posting it, which may show it twice",
+                extra=_ids(record) | {"reason": exc.reason},
+            )
+            return None
+        if found is not None:
+            log.warning(
+                "step was already posted by an earlier attempt; keeping that message",
+                extra=_ids(record) | {"message_ts": found.ts},
+            )
+        return found
 
     async def deliver(self, job: Job) -> None:
         record = await self._store.get(job.step_id)
@@ -81,6 +118,11 @@ class StepJobs:
             result = await self._intercom.send_answer(record.step, record.answer.values)
         except RetryableCallbackError as exc:
             if self._past_deadline(job, record):
+                log.error(
+                    "giving up delivering the answer",
+                    extra=_ids(record)
+                    | {"job_kind": job.kind, "attempts": job.attempts + 1, "reason": exc.reason},
+                )
                 await self._settle(
                     record,
                     StepState.FAILED,
@@ -99,7 +141,10 @@ class StepJobs:
         except SlackRetryable as exc:
             self._retry_or_give_up(job, record, exc.reason, exc.retry_after)
         except SlackPermanent as exc:
-            log.error("could not update the Slack message", extra=_ids(record) | {"reason": exc.reason})
+            log.error(
+                "could not update the Slack message; giving up",
+                extra=_ids(record) | {"job_kind": job.kind, "reason": exc.reason},
+            )
 
     async def expire(self, job: Job) -> None:
         record = await self._store.get(job.step_id)
@@ -118,9 +163,14 @@ class StepJobs:
         changed = await self._store.settle(
             record.step.step_id, state, detail, self._clock(), from_states=from_states
         )
-        if changed:
-            level = logging.WARNING if state == StepState.FAILED else logging.INFO
-            log.log(level, "step settled", extra=_ids(record) | {"state": state.value, "detail": detail})
+        if not changed:
+            return
+        if StepState.SUBMITTED in from_states:
+            self._metrics.answers.labels(state.value).inc()
+        level = logging.WARNING if state == StepState.FAILED else logging.INFO
+        log.log(
+            level, "step settled", extra=_ids(record) | {"state": state.value, "detail": detail}
+        )
 
     def _past_deadline(self, job: Job, record: StepRecord) -> bool:
         now = self._clock()
@@ -132,7 +182,12 @@ class StepJobs:
         self, job: Job, record: StepRecord, reason: str, retry_after: float | None
     ) -> None:
         if self._past_deadline(job, record):
-            log.error("giving up on a Slack job", extra=_ids(record) | {"job_kind": job.kind, "reason": reason})
+            # Nobody in the channel can be told (Slack is what fails): say it loudly here.
+            log.error(
+                "giving up on a Slack job",
+                extra=_ids(record)
+                | {"job_kind": job.kind, "attempts": job.attempts + 1, "reason": reason},
+            )
             return
         raise RetryLater(reason, delay=retry_after)
 

@@ -10,7 +10,12 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
-from bot.intercom.webhook import MAX_BODY_BYTES, WebhookRejected, parse_delivery, signature_is_valid
+from bot.intercom.webhook import (
+    MAX_BODY_BYTES,
+    WebhookRejected,
+    parse_delivery,
+    signature_is_valid,
+)
 from bot.metrics import Metrics
 from bot.store import SqlStore
 

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # How often the worker looks for jobs written by other instances or due for retry;
     # its own jobs wake it at once.
     hitl_poll_interval: float = Field(default=1.0, gt=0)
+    # Seconds a job stays leased to the instance running it (renewed while it runs): the
+    # longest an instance that died holds up its jobs before another takes them over.
+    hitl_job_lease: float = Field(default=20.0, ge=0.5, le=600)
 
     # Seconds between /healthz turning 503 and the listener closing, so a load balancer
     # sees the instance leave before connections are refused. 0 for a single instance.

@@ -2,6 +2,10 @@
 
 The worker is woken at once when this instance writes a job, and polls for jobs written by
 other instances or falling due later; nothing here knows what a job does.
+
+A lease is how instances share jobs without knowing of each other: while a job runs, its
+lease is renewed every third of its length, so a slow job is never taken over; when an
+instance dies its leases simply run out and any instance takes the jobs up again.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ log = logging.getLogger(__name__)
 
 JobHandler = Callable[[Job], Awaitable[None]]
 
+DEFAULT_LEASE_SECONDS = 20.0
+DEFAULT_STOP_GRACE_SECONDS = 10.0
+
 
 class RetryLater(Exception):
     """Raised by a handler: run this job again after `delay` seconds (None: backoff)."""
@@ -31,8 +38,18 @@ class RetryLater(Exception):
 
 def backoff_delay(attempts: int, *, base: float, cap: float) -> float:
     """Exponential backoff with full jitter in [d/2, d): retries of many jobs spread out."""
-    delay = min(cap, base * (2 ** min(attempts, 30)))
+    delay = min(cap, base * (2.0 ** min(attempts, 30)))
     return delay * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not a secret
+
+
+def _log_fields(job: Job) -> dict[str, object]:
+    return {
+        "job_id": job.id,
+        "job_kind": job.kind,
+        "step_id": job.step_id,
+        "conversation_id": job.conversation_id,
+        "attempt": job.attempts + 1,
+    }
 
 
 class Worker:
@@ -43,12 +60,14 @@ class Worker:
         *,
         owner: str,
         poll_interval: float = 1.0,
-        lease: float = 20.0,
+        lease: float = DEFAULT_LEASE_SECONDS,
         concurrency: int = 8,
         backoff_base: float = 1.0,
         backoff_cap: float = 300.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if lease <= 0:
+            raise ValueError("lease must be positive")
         self._store = store
         self._handlers = dict(handlers)
         self._owner = owner
@@ -59,14 +78,19 @@ class Worker:
         self._backoff_cap = backoff_cap
         self._clock = clock
         self._wake = asyncio.Event()
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: dict[asyncio.Task[None], Job] = {}
         self._stopping = False
         self._next_retry: float | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        self._heartbeat_task: asyncio.Task[None] | None = None
 
     @property
     def owner(self) -> str:
         return self._owner
+
+    @property
+    def lease(self) -> float:
+        return self._lease
 
     def wake(self) -> None:
         """Look for jobs now (this instance has just written one)."""
@@ -74,6 +98,7 @@ class Worker:
 
     def start(self) -> None:
         self._loop_task = asyncio.create_task(self._loop(), name="worker")
+        self._heartbeat_task = asyncio.create_task(self._heartbeat(), name="worker-leases")
 
     async def _loop(self) -> None:
         while not self._stopping:
@@ -87,15 +112,21 @@ class Worker:
                 except Exception:
                     log.exception("could not claim jobs; trying again shortly")
             for job in claimed:
+                if job.taken_over_from is not None:
+                    # Its lease ran out before it finished: that instance died mid-job.
+                    log.warning(
+                        "job taken over",
+                        extra=_log_fields(job) | {"taken_over_from": job.taken_over_from},
+                    )
                 task = asyncio.create_task(self._run_one(job), name=f"job-{job.kind}-{job.id}")
-                self._running.add(task)
+                self._running[task] = job
                 task.add_done_callback(self._on_done)
             if claimed and len(claimed) == free:
                 continue  # there may be more due right now
             await self._sleep()
 
     def _on_done(self, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
+        self._running.pop(task, None)
         self._wake.set()  # a slot is free
 
     async def _sleep(self) -> None:
@@ -107,6 +138,30 @@ class Worker:
             await asyncio.wait_for(self._wake.wait(), timeout)
         self._wake.clear()
 
+    async def _heartbeat(self) -> None:
+        """Renews the leases of running jobs; stops any that another instance took over."""
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            running = {job.id: (task, job) for task, job in self._running.items()}
+            if not running:
+                continue
+            try:
+                kept = await self._store.extend_leases(
+                    self._owner, list(running), self._clock() + self._lease
+                )
+            except Exception:
+                log.exception("could not renew job leases; trying again shortly")
+                continue
+            for job_id, (task, job) in running.items():
+                if job_id not in kept and not task.done():
+                    # Only happens when this instance stalled past its lease: the other
+                    # instance now runs the job, so this one must stop acting on it.
+                    log.error(
+                        "job lease lost to another instance; stopping it here",
+                        extra=_log_fields(job),
+                    )
+                    task.cancel()
+
     async def _run_one(self, job: Job) -> None:
         handler = self._handlers.get(job.kind)
         try:
@@ -116,13 +171,22 @@ class Worker:
         except RetryLater as exc:
             await self._retry(job, exc.reason, exc.delay)
         except asyncio.CancelledError:
-            # Stopping hard: the lease runs out and the job is taken up again.
+            # Stopping hard or lease lost: the job is taken up again, here or elsewhere.
             raise
         except Exception as exc:
-            log.exception("job failed", extra={"job_kind": job.kind, "step_id": job.step_id})
+            log.exception("job failed", extra=_log_fields(job))
             await self._retry(job, f"{exc.__class__.__name__}: {exc}", None)
         else:
-            await self._store.finish_job(job.id, self._owner)
+            try:
+                held = await self._store.finish_job(job.id, self._owner)
+            except Exception:
+                # It runs again when its lease runs out; every handler is safe to repeat.
+                log.exception("job done but could not be marked done", extra=_log_fields(job))
+                return
+            if not held:
+                log.warning(
+                    "job finished after another instance took it over", extra=_log_fields(job)
+                )
 
     async def _retry(self, job: Job, reason: str, delay: float | None) -> None:
         backoff = backoff_delay(job.attempts, base=self._backoff_base, cap=self._backoff_cap)
@@ -131,28 +195,39 @@ class Worker:
         run_at = self._clock() + wait
         log.warning(
             "job will be retried",
-            extra={
-                "job_kind": job.kind,
-                "step_id": job.step_id,
-                "attempt": job.attempts + 1,
-                "retry_in_s": round(wait, 2),
-                "reason": reason,
-            },
+            extra=_log_fields(job) | {"retry_in_s": round(wait, 2), "reason": reason},
         )
-        await self._store.retry_job(job.id, self._owner, run_at, reason)
+        try:
+            await self._store.retry_job(job.id, self._owner, run_at, reason)
+        except Exception:
+            # It runs again when its lease runs out.
+            log.exception("could not reschedule job", extra=_log_fields(job))
+            return
         if self._next_retry is None or run_at < self._next_retry:
             self._next_retry = run_at
 
-    async def stop(self, grace: float = 10.0) -> None:
+    async def stop(self, grace: float = DEFAULT_STOP_GRACE_SECONDS) -> None:
         """Stops claiming, lets running jobs finish within `grace`, hands back the rest."""
         self._stopping = True
         self._wake.set()
         if self._loop_task is not None:
             await self._loop_task
-        if self._running:
-            _, pending = await asyncio.wait(set(self._running), timeout=grace)
+        running = dict(self._running)
+        if running:
+            log.info(
+                "stopping: waiting for running jobs",
+                extra={"running_jobs": len(running), "grace_s": grace},
+            )
+            _, pending = await asyncio.wait(set(running), timeout=grace)
             for task in pending:
+                # Handed back below: it resumes at the next start or on another instance.
+                log.warning("job stopped before it finished", extra=_log_fields(running[task]))
                 task.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
+        # Leases were renewed until here, so no other instance started a job still running.
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat_task
         await self._store.release_jobs(self._owner)

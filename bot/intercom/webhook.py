@@ -5,9 +5,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
+import re
+from datetime import UTC, datetime
+from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    field_validator,
+)
 
 from bot.domain import Attribute, Option, Step
 from bot.settings import normalise_origin
@@ -16,6 +29,10 @@ HITL_TOPIC = "procedure.hitl_notification.created"
 MAX_BODY_BYTES = 1024 * 1024
 # Ids travel in button values and modal metadata; anything longer is not a real Intercom id.
 MAX_ID_LENGTH = 255
+# The conversation id becomes a path segment of the callback URL: "/", "%" or a ".." would
+# let it name another endpoint (HTTP clients resolve dot segments), so only plain ids pass.
+_CONVERSATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_LATEST_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
 class WebhookRejected(Exception):
@@ -40,10 +57,48 @@ class _Wire(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
+def _or_none(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
+def _unix_seconds(value: object) -> object:
+    """Whole seconds from a float or an ISO 8601 string (naive means UTC); else unchanged."""
+    if isinstance(value, float) and math.isfinite(value):
+        return int(value)
+    if isinstance(value, str) and not value.strip().lstrip("+-").isdigit():
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return value
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return int(moment.timestamp())
+    return value
+
+
+def _plausible_time(value: int | None) -> int | None:
+    # Beyond year 9999 (or milliseconds by mistake) no database column or date format holds it.
+    if value is not None and not 0 <= value <= _LATEST_UNIX_SECONDS:
+        raise ValueError("not a plausible unix time")
+    return value
+
+
+# Fields Intercom does not document (see fixtures/intercom/README.md): an unexpected shape
+# costs the field, never the whole step (a 400 would only make Intercom retry forever).
+_Lenient = WrapValidator(_or_none)
+_LenientText = Annotated[str | None, _Lenient]
+_LenientTime = Annotated[
+    int | None, BeforeValidator(_unix_seconds), AfterValidator(_plausible_time), _Lenient
+]
+
+
 class _OptionWire(_Wire):
     id: str
-    label: str | None = None
-    name: str | None = None
+    label: _LenientText = None
+    name: _LenientText = None
 
     @field_validator("id", mode="before")
     @classmethod
@@ -54,15 +109,15 @@ class _OptionWire(_Wire):
 class _AttributeWire(_Wire):
     identifier: str
     data_type: str
-    name: str | None = None
-    label: str | None = None
-    description: str | None = None
+    name: _LenientText = None
+    label: _LenientText = None
+    description: _LenientText = None
     options: list[_OptionWire] | None = None
 
 
 class _ProcedureWire(_Wire):
     id: str | None = None
-    name: str | None = None
+    name: _LenientText = None
 
     @field_validator("id", mode="before")
     @classmethod
@@ -75,12 +130,12 @@ class _HitlItemWire(_Wire):
     conversation_id: str
     callback_url: str
     attributes_to_collect: list[_AttributeWire]
-    procedure: _ProcedureWire | None = None
-    instructions: str | None = None
-    expires_at: int | None = None
-    created_at: int | None = None
+    procedure: Annotated[_ProcedureWire | None, _Lenient] = None
+    instructions: _LenientText = None
+    expires_at: _LenientTime = None
+    created_at: _LenientTime = None
 
-    @field_validator("conversation_id", mode="before")
+    @field_validator("step_id", "conversation_id", mode="before")
     @classmethod
     def _id_as_text(cls, value: object) -> object:
         return str(value) if isinstance(value, int) else value
@@ -135,6 +190,8 @@ def _check_ids(wire: _HitlItemWire) -> None:
     for name, value in (("step_id", wire.step_id), ("conversation_id", wire.conversation_id)):
         if not value.strip() or len(value) > MAX_ID_LENGTH:
             raise WebhookRejected(400, f"data.item.{name} is empty or too long")
+    if not _CONVERSATION_ID.fullmatch(wire.conversation_id):
+        raise WebhookRejected(400, "data.item.conversation_id is not a plain id")
     seen: set[str] = set()
     for attribute in wire.attributes_to_collect:
         if not attribute.identifier.strip():

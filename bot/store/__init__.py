@@ -1,5 +1,5 @@
 """Durable state: steps, the one answer each, and the jobs that act on them."""
 
-from bot.store.sql import ClaimResult, Job, JobKind, SqlStore
+from bot.store.sql import ClaimResult, Job, JobKind, QueuedJob, SqlStore
 
-__all__ = ["ClaimResult", "Job", "JobKind", "SqlStore"]
+__all__ = ["ClaimResult", "Job", "JobKind", "QueuedJob", "SqlStore"]

@@ -25,8 +25,11 @@ from bot.store.schema import jobs, steps
 log = logging.getLogger(__name__)
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
-# Any fixed number works; it only has to be the same for every instance.
+# Any fixed numbers work; they only have to be the same for every instance.
 _MIGRATION_LOCK_KEY = 0x48_49_54_4C
+_CLAIM_LOCK_KEY = 0x48_49_54_4D
+# Read-only work on SQLite starts a deferred transaction instead of taking the write lock.
+_READ_ONLY = "hitl_read_only"
 
 OPEN_STATES = (StepState.RECEIVED.value, StepState.POSTED.value)
 
@@ -40,11 +43,33 @@ class JobKind:
 
 @dataclass(frozen=True)
 class Job:
+    """A job as its handler gets it, leased to one worker."""
+
     id: int
     step_id: str
     kind: str
+    # Attempts started before this one, including any cut short by a crash: more than
+    # zero means an earlier attempt may already have had its effect.
     attempts: int
     created_at: float
+    last_error: str | None
+    conversation_id: str | None = None
+    # The instance whose lease on this job ran out before it finished (it died, most
+    # likely); None when the job was never claimed or was handed back.
+    taken_over_from: str | None = None
+
+
+@dataclass(frozen=True)
+class QueuedJob:
+    """A job as it stands in the table (for operators and tests)."""
+
+    id: int
+    step_id: str
+    kind: str
+    run_at: float
+    attempts: int
+    locked_by: str | None
+    locked_until: float | None
     last_error: str | None
 
 
@@ -85,6 +110,9 @@ class SqlStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # Same pool; on SQLite its transactions are deferred, so reads never wait for
+        # (or hold) the write lock another process may have.
+        self._reader = engine.execution_options(**{_READ_ONLY: True})
         self._dialect = engine.dialect.name
 
     @classmethod
@@ -170,7 +198,7 @@ class SqlStore:
         return result
 
     async def get(self, step_id: str) -> StepRecord | None:
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             row = (await conn.execute(select(steps).where(steps.c.step_id == step_id))).first()
         return _record(row) if row else None
 
@@ -245,7 +273,7 @@ class SqlStore:
 
     async def pending(self, limit: int) -> tuple[list[StepRecord], int]:
         """The newest open steps (at most `limit`) and how many are open in all."""
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             total = (
                 await conn.execute(
                     select(func.count()).select_from(steps).where(steps.c.state.in_(OPEN_STATES))
@@ -261,13 +289,33 @@ class SqlStore:
             ).all()
         return [_record(row) for row in rows], int(total)
 
+    async def state_counts(self) -> dict[StepState, int]:
+        """How many steps are in each state (states with none are left out)."""
+        async with self._reader.connect() as conn:
+            rows = (
+                await conn.execute(select(steps.c.state, func.count()).group_by(steps.c.state))
+            ).all()
+        return {StepState(state): int(count) for state, count in rows}
+
+    async def oldest_open_received_at(self) -> float | None:
+        """When the longest-waiting open step arrived; None when no step is open."""
+        async with self._reader.connect() as conn:
+            oldest = (
+                await conn.execute(
+                    select(func.min(steps.c.received_at)).where(steps.c.state.in_(OPEN_STATES))
+                )
+            ).scalar_one_or_none()
+        return float(oldest) if oldest is not None else None
+
     # Jobs ----------------------------------------------------------------------------
 
     async def _enqueue_refresh(self, conn: AsyncConnection, step_id: str, now: float) -> None:
         # A refresh not yet taken will render the latest state anyway: one is enough.
+        # Callers hold the step's row (they have just changed or locked it), so two
+        # transactions cannot both find none waiting and both add one.
         waiting = (
             await conn.execute(
-                select(jobs.c.id).where(
+                select(jobs.c.id, jobs.c.run_at).where(
                     jobs.c.step_id == step_id,
                     jobs.c.kind == JobKind.REFRESH,
                     jobs.c.locked_by.is_(None),
@@ -276,16 +324,21 @@ class SqlStore:
         ).first()
         if waiting is None:
             await conn.execute(jobs.insert(), [_job_row(step_id, JobKind.REFRESH, now)])
+        elif waiting.run_at > now:
+            # One backing off after a failed update: the news should not wait for it.
+            await conn.execute(update(jobs).where(jobs.c.id == waiting.id).values(run_at=now))
 
     async def claim_jobs(self, owner: str, now: float, lease: float, limit: int) -> list[Job]:
         """Leases due jobs to `owner`, at most one per step so a step's jobs run in order.
 
         Rows are locked with SKIP LOCKED on PostgreSQL, so instances never take the same
-        job; a lease that runs out (its instance died) makes the job due again.
+        job; a lease that runs out (its instance died) makes the job due again. Claiming
+        counts as an attempt, so a job taken over from a dead instance knows it may have
+        run before.
         """
         other = jobs.alias("other")
         candidates = (
-            select(jobs.c.id, jobs.c.step_id)
+            select(jobs.c.id, jobs.c.step_id, jobs.c.locked_by)
             .where(
                 jobs.c.run_at <= now,
                 or_(jobs.c.locked_until.is_(None), jobs.c.locked_until <= now),
@@ -305,19 +358,33 @@ class SqlStore:
             .with_for_update(skip_locked=True, of=jobs)
         )
         async with self._engine.begin() as conn:
+            if self._dialect == "postgresql":
+                # Row locks keep two instances off the same job, but not off two jobs of
+                # one step: the NOT EXISTS above reads a snapshot that cannot see another
+                # instance's claim still committing. Claims are two short statements, so
+                # taking them one at a time costs little and makes "one per step" hold.
+                # (SQLite's BEGIN IMMEDIATE already serialises them.)
+                await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_CLAIM_LOCK_KEY})")
             rows = (await conn.execute(candidates)).all()
             chosen: dict[str, int] = {}
+            previous_owner: dict[int, str | None] = {}
             for row in rows:
                 if len(chosen) >= limit:
                     break
-                chosen.setdefault(row.step_id, row.id)
+                if row.step_id not in chosen:
+                    chosen[row.step_id] = row.id
+                    previous_owner[row.id] = row.locked_by
             if not chosen:
                 return []
             claimed = (
                 await conn.execute(
                     update(jobs)
                     .where(jobs.c.id.in_(list(chosen.values())))
-                    .values(locked_by=owner, locked_until=now + lease)
+                    .values(
+                        locked_by=owner,
+                        locked_until=now + lease,
+                        attempts=jobs.c.attempts + 1,
+                    )
                     .returning(
                         jobs.c.id,
                         jobs.c.step_id,
@@ -328,40 +395,69 @@ class SqlStore:
                     )
                 )
             ).all()
+            conversations: dict[str, str] = {
+                row.step_id: row.conversation_id
+                for row in await conn.execute(
+                    select(steps.c.step_id, steps.c.conversation_id).where(
+                        steps.c.step_id.in_(list(chosen))
+                    )
+                )
+            }
         return sorted(
             (
                 Job(
                     id=row.id,
                     step_id=row.step_id,
                     kind=row.kind,
-                    attempts=row.attempts,
+                    attempts=row.attempts - 1,
                     created_at=row.created_at,
                     last_error=row.last_error,
+                    conversation_id=conversations.get(row.step_id),
+                    taken_over_from=previous_owner.get(row.id),
                 )
                 for row in claimed
             ),
             key=lambda job: job.id,
         )
 
-    async def finish_job(self, job_id: int, owner: str) -> None:
+    async def extend_leases(self, owner: str, job_ids: Sequence[int], until: float) -> set[int]:
+        """Keeps `owner`'s running jobs leased; returns the ids it still holds."""
+        if not job_ids:
+            return set()
         async with self._engine.begin() as conn:
-            await conn.execute(
-                jobs.delete().where(jobs.c.id == job_id, jobs.c.locked_by == owner)
+            kept = await conn.execute(
+                update(jobs)
+                .where(jobs.c.id.in_(list(job_ids)), jobs.c.locked_by == owner)
+                .values(locked_until=until)
+                .returning(jobs.c.id)
             )
+            return set(kept.scalars())
 
-    async def retry_job(self, job_id: int, owner: str, run_at: float, error: str) -> None:
+    async def finish_job(self, job_id: int, owner: str) -> bool:
+        """Deletes a done job; False if `owner` no longer held it (another took it over)."""
         async with self._engine.begin() as conn:
-            await conn.execute(
+            done = await conn.execute(
+                jobs.delete()
+                .where(jobs.c.id == job_id, jobs.c.locked_by == owner)
+                .returning(jobs.c.id)
+            )
+            return done.first() is not None
+
+    async def retry_job(self, job_id: int, owner: str, run_at: float, error: str) -> bool:
+        """Hands a job back, due again at `run_at`; False if `owner` no longer held it."""
+        async with self._engine.begin() as conn:
+            retried = await conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id, jobs.c.locked_by == owner)
                 .values(
                     run_at=run_at,
-                    attempts=jobs.c.attempts + 1,
                     locked_by=None,
                     locked_until=None,
                     last_error=error[:2000],
                 )
+                .returning(jobs.c.id)
             )
+            return retried.first() is not None
 
     async def release_jobs(self, owner: str) -> None:
         """Hands back every job `owner` holds (a graceful stop), due at once elsewhere."""
@@ -371,6 +467,27 @@ class SqlStore:
                 .where(jobs.c.locked_by == owner)
                 .values(locked_by=None, locked_until=None)
             )
+
+    async def list_jobs(self, step_id: str | None = None) -> list[QueuedJob]:
+        """Every job still to run (or running), oldest first; for operators and tests."""
+        query = select(jobs).order_by(jobs.c.id)
+        if step_id is not None:
+            query = query.where(jobs.c.step_id == step_id)
+        async with self._reader.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            QueuedJob(
+                id=row.id,
+                step_id=row.step_id,
+                kind=row.kind,
+                run_at=row.run_at,
+                attempts=row.attempts,
+                locked_by=row.locked_by,
+                locked_until=row.locked_until,
+                last_error=row.last_error,
+            )
+            for row in rows
+        ]
 
 
 def _job_row(step_id: str, kind: str, run_at: float) -> dict[str, Any]:
@@ -406,5 +523,9 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         # Take the write lock up front: a deferred transaction that later writes can fail
-        # at once with SQLITE_BUSY when another process holds the lock.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # at once with SQLITE_BUSY when another process holds the lock. Reads (marked by
+        # the store's reader) need no lock in WAL mode and stay deferred.
+        if conn.get_execution_options().get(_READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")

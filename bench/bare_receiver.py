@@ -1,0 +1,88 @@
+"""The benchmark's baseline: a bare aiohttp app that only does what any Intercom webhook
+receiver must do — check `X-Hub-Signature` (HMAC-SHA1 of the raw body) and parse the JSON —
+then answers 200. No store, no worker, no logging: the floor the bot is compared against.
+
+Run by bench/run.py as `python bench/bare_receiver.py` with HOST, PORT and
+INTERCOM_CLIENT_SECRET in the environment; GET /healthz answers 200 once it listens.
+It exits on SIGTERM/SIGINT, or when its stdin closes (the benchmark died).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import signal
+import sys
+import threading
+
+from aiohttp import web
+
+
+def make_app(client_secret: str) -> web.Application:
+    key = client_secret.encode()
+
+    async def webhook(request: web.Request) -> web.Response:
+        body = await request.read()
+        expected = "sha1=" + hmac.new(key, body, hashlib.sha1).hexdigest()
+        if not hmac.compare_digest(expected, request.headers.get("X-Hub-Signature", "")):
+            return web.json_response({"ok": False, "error": "bad signature"}, status=401)
+        try:
+            json.loads(body)
+        except ValueError:
+            return web.json_response({"ok": False, "error": "not JSON"}, status=400)
+        return web.json_response({"ok": True})
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app = web.Application(client_max_size=1024 * 1024)
+    app.router.add_post("/intercom/webhook", webhook)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+def _stop_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
+    """The benchmark keeps our stdin open as a pipe; EOF on it means it has gone."""
+    if sys.stdin is None or sys.stdin.isatty():
+        return
+
+    def watch() -> None:
+        # os.read, not sys.stdin: a daemon thread must not hold the buffered reader's lock
+        # while the interpreter shuts down.
+        with contextlib.suppress(OSError):
+            while os.read(0, 4096):
+                pass
+        with contextlib.suppress(RuntimeError):  # the loop already closed: we are exiting
+            loop.call_soon_threadsafe(stop.set)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+async def serve(host: str, port: int, client_secret: str) -> None:
+    runner = web.AppRunner(make_app(client_secret), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        _stop_when_stdin_closes(loop, stop)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main() -> int:
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ["PORT"])
+    asyncio.run(serve(host, port, os.environ["INTERCOM_CLIENT_SECRET"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Acts as Intercom and as Slack users towards a bot at a URL: signed, as they sign."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import uuid
+from typing import Any
+
+import aiohttp
+
+from bot.fakes.intercom import FakeIntercom
+from bot.fakes.local_stack import CHANNEL_ID, INTERCOM_CLIENT_SECRET, SLACK_SIGNING_SECRET
+from bot.fakes.signing import sign_intercom, slack_form_body, slack_signature_headers
+from bot.samples import load_sample
+
+YES = "hitl.answer.yes"
+
+
+def hitl_delivery(
+    intercom: FakeIntercom, sample: str = "single_boolean", **item_changes: Any
+) -> dict[str, Any]:
+    """A sample webhook with a fresh step id (unless given) and its callback at the fake."""
+    payload = copy.deepcopy(load_sample(sample))
+    item = payload["data"]["item"]
+    item["step_id"] = f"step-{uuid.uuid4().hex[:12]}"
+    item.update(item_changes)
+    item["callback_url"] = intercom.callback_url(item["conversation_id"])
+    return payload
+
+
+def step_id_of(payload: dict[str, Any]) -> str:
+    return str(payload["data"]["item"]["step_id"])
+
+
+def conversation_id_of(payload: dict[str, Any]) -> str:
+    return str(payload["data"]["item"]["conversation_id"])
+
+
+async def send_webhook(session: aiohttp.ClientSession, url: str, payload: dict[str, Any]) -> int:
+    body = json.dumps(payload).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Hub-Signature": sign_intercom(body, INTERCOM_CLIENT_SECRET),
+    }
+    async with session.post(f"{url}/intercom/webhook", data=body, headers=headers) as response:
+        await response.read()
+        return response.status
+
+
+async def click(
+    session: aiohttp.ClientSession,
+    url: str,
+    step_id: str,
+    action_id: str = YES,
+    *,
+    user_id: str = "U0ALICE",
+    message_ts: str = "0",
+    response_url: str = "http://127.0.0.1:9/unused",
+) -> int:
+    """A button on the step's channel message clicked by `user_id`, as Slack posts it."""
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0001", "domain": "fake"},
+        "user": {"id": user_id, "username": user_id.lower(), "team_id": "T0001"},
+        "api_app_id": "A0HITL",
+        "token": "legacy-unused",
+        "trigger_id": f"trigger-{uuid.uuid4().hex}",
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL_ID},
+        "channel": {"id": CHANNEL_ID, "name": "hitl"},
+        "message": {"ts": message_ts, "text": ""},
+        "response_url": response_url,
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "hitl.actions",
+                "value": step_id,
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    body = slack_form_body(payload)
+    headers = slack_signature_headers(body, SLACK_SIGNING_SECRET)
+    async with session.post(f"{url}/slack/events", data=body.encode(), headers=headers) as response:
+        await response.read()
+        return response.status

@@ -1,0 +1,173 @@
+"""`kill -9` at the worst moments loses nothing: the real bot runs as a child process, is
+killed while a call to Slack or Intercom hangs, and a new process finishes the work.
+
+The fakes make the first call slow (30 s, far past the kill) so the process dies with the
+request in flight, after the webhook or the answer was acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+import pytest
+
+from bot.domain import StepState
+from bot.fakes.intercom import Reply
+from bot.store import JobKind
+
+from .conftest import BotFactory, Fakes
+from .driver import click, hitl_delivery, send_webhook, step_id_of
+from .helpers import (
+    live_buttons,
+    messages_for,
+    observe,
+    text_of,
+    wait_jobs_done,
+    wait_leased,
+    wait_posted,
+    wait_state,
+)
+
+HANGS = 30.0  # longer than any test: the call is still in flight when the bot is killed
+IN_FLIGHT = 0.2  # after the job is leased, time for its request to reach the fake
+
+pytestmark = pytest.mark.usefixtures("needs_lease_setting")
+
+
+async def test_webhook_acknowledged_before_a_kill_is_posted_after_restart(
+    fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, any_database_url: str
+) -> None:
+    fakes.slack.fail_next("chat.postMessage", status=503, delay=HANGS)
+    first = bots(any_database_url)
+    await first.start()
+    payload = hitl_delivery(fakes.intercom)
+    step_id = step_id_of(payload)
+
+    assert await send_webhook(session, first.url, payload) == 200
+    async with observe(any_database_url) as db:
+        await wait_leased(db, step_id, JobKind.POST)
+        await asyncio.sleep(IN_FLIGHT)
+        await first.kill()
+        assert messages_for(fakes.slack, step_id) == []
+
+        await bots(any_database_url).start()
+        record = await wait_state(db, step_id, StepState.POSTED)
+
+    (message,) = messages_for(fakes.slack, step_id)
+    assert record.message_ts == message["ts"]
+    assert live_buttons(message)
+
+
+@pytest.mark.usefixtures("needs_history_lookup")
+async def test_post_that_reached_slack_before_a_kill_is_not_posted_again(
+    fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, sqlite_url: str
+) -> None:
+    """chat.postMessage succeeded, then the bot died before it stored the message's ts."""
+    fakes.slack.fail_next("chat.getPermalink", status=503, delay=HANGS)
+    first = bots(sqlite_url)
+    await first.start()
+    payload = hitl_delivery(fakes.intercom)
+    step_id = step_id_of(payload)
+
+    assert await send_webhook(session, first.url, payload) == 200
+    await fakes.slack.wait_for("chat.postMessage")
+    await asyncio.sleep(IN_FLIGHT)
+    await first.kill()
+    async with observe(sqlite_url) as db:
+        assert (await db.get(step_id)).message_ts is None  # type: ignore[union-attr]
+
+        await bots(sqlite_url).start()
+        record = await wait_state(db, step_id, StepState.POSTED)
+        await wait_jobs_done(db, step_id)
+
+    (message,) = messages_for(fakes.slack, step_id)
+    assert record.message_ts == message["ts"]
+    assert len(fakes.slack.calls_to("chat.postMessage")) == 1
+
+
+async def test_answer_acknowledged_before_a_kill_is_delivered_after_restart(
+    fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, any_database_url: str
+) -> None:
+    first = bots(any_database_url)
+    await first.start()
+    payload = hitl_delivery(fakes.intercom)
+    step_id = step_id_of(payload)
+    fakes.intercom.script(step_id, Reply(503, delay=HANGS))
+    assert await send_webhook(session, first.url, payload) == 200
+    await wait_posted(any_database_url, step_id)
+
+    assert await click(session, first.url, step_id) == 200
+    async with observe(any_database_url) as db:
+        await wait_leased(db, step_id, JobKind.DELIVER)
+        await asyncio.sleep(IN_FLIGHT)
+        await first.kill()
+        assert fakes.intercom.callbacks == []
+
+        await bots(any_database_url).start()
+        await wait_state(db, step_id, StepState.ANSWERED)
+        await wait_jobs_done(db, step_id)
+
+    (accepted,) = fakes.intercom.accepted
+    assert accepted.body["step_id"] == step_id
+    (message,) = messages_for(fakes.slack, step_id)
+    assert "Answered by" in text_of(message)
+    assert live_buttons(message) == []
+
+
+async def test_answer_that_reached_intercom_before_a_kill_is_reported_honestly(
+    fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, sqlite_url: str
+) -> None:
+    """Intercom took the answer, the bot died before hearing so; the retry meets a 409."""
+    first = bots(sqlite_url)
+    await first.start()
+    payload = hitl_delivery(fakes.intercom)
+    step_id = step_id_of(payload)
+    fakes.intercom.script(step_id, Reply(200, delay=HANGS))
+    assert await send_webhook(session, first.url, payload) == 200
+    await wait_posted(sqlite_url, step_id)
+
+    assert await click(session, first.url, step_id) == 200
+    async with observe(sqlite_url) as db:
+        await wait_leased(db, step_id, JobKind.DELIVER)
+        await asyncio.sleep(IN_FLIGHT)
+        await first.kill()
+
+        await bots(sqlite_url).start()
+        record = await wait_state(db, step_id, StepState.FULFILLED_ELSEWHERE)
+        await wait_jobs_done(db, step_id)
+
+    assert record.outcome_detail is not None
+    assert "may have reached it" in record.outcome_detail
+    assert [c.status for c in fakes.intercom.callbacks] == [409]  # the first is still held
+    (message,) = messages_for(fakes.slack, step_id)
+    assert "may have reached it" in text_of(message)
+    assert live_buttons(message) == []
+
+
+async def test_message_of_a_step_settled_before_a_kill_loses_its_buttons_after_restart(
+    fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, sqlite_url: str
+) -> None:
+    first = bots(sqlite_url)
+    await first.start()
+    payload = hitl_delivery(fakes.intercom)
+    step_id = step_id_of(payload)
+    assert await send_webhook(session, first.url, payload) == 200
+    await wait_posted(sqlite_url, step_id)
+    fakes.slack.fail_next("chat.update", status=503, delay=HANGS)
+
+    assert await click(session, first.url, step_id) == 200
+    async with observe(sqlite_url) as db:
+        await wait_state(db, step_id, StepState.ANSWERED)
+        await wait_leased(db, step_id, JobKind.REFRESH)
+        await asyncio.sleep(IN_FLIGHT)
+        await first.kill()
+        (stale,) = messages_for(fakes.slack, step_id)
+        assert live_buttons(stale)  # the step is settled, the message does not say so yet
+
+        await bots(sqlite_url).start()
+        await wait_jobs_done(db, step_id)
+
+    (message,) = messages_for(fakes.slack, step_id)
+    assert live_buttons(message) == []
+    assert "Answered by" in text_of(message)

@@ -1,0 +1,84 @@
+"""SIGTERM: the bot stops taking work, lets the job in flight finish, exits 0, and what it
+did not start is done at the next start."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import aiohttp
+
+from bot.domain import StepState
+from bot.fakes.intercom import Reply
+from bot.store import JobKind
+
+from .conftest import BotFactory, Fakes
+from .driver import click, hitl_delivery, send_webhook, step_id_of
+from .helpers import (
+    live_buttons,
+    messages_for,
+    observe,
+    text_of,
+    wait_jobs_done,
+    wait_leased,
+    wait_posted,
+)
+from .server import BotProcess
+
+SLOW_CALLBACK = 1.5
+
+
+async def _stop_during_a_delivery(
+    fakes: Fakes, bot: BotProcess, session: aiohttp.ClientSession, database_url: str
+) -> tuple[str, int, float]:
+    """Sends SIGTERM while a callback is in flight; returns the step, exit code and time."""
+    await bot.start()
+    payload = hitl_delivery(fakes.intercom)
+    step_id = step_id_of(payload)
+    fakes.intercom.script(step_id, Reply(200, delay=SLOW_CALLBACK))
+    assert await send_webhook(session, bot.url, payload) == 200
+    await wait_posted(database_url, step_id)
+    assert await click(session, bot.url, step_id) == 200
+    async with observe(database_url) as db:
+        await wait_leased(db, step_id, JobKind.DELIVER)
+    await asyncio.sleep(0.2)
+    started = time.monotonic()
+    code = await bot.terminate()
+    return step_id, code, time.monotonic() - started
+
+
+async def test_sigterm_lets_an_inflight_delivery_finish_and_exits_zero(
+    fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, sqlite_url: str
+) -> None:
+    step_id, code, took = await _stop_during_a_delivery(
+        fakes, bots(sqlite_url), session, sqlite_url
+    )
+
+    assert code == 0
+    assert took < SLOW_CALLBACK + 5
+    (accepted,) = fakes.intercom.accepted
+    assert accepted.body["step_id"] == step_id
+    async with observe(sqlite_url) as db:
+        record = await db.get(step_id)
+        assert record is not None
+        assert record.state == StepState.ANSWERED
+        assert all(job.locked_by is None for job in await db.list_jobs(step_id))
+
+
+async def test_jobs_left_at_sigterm_resume_at_the_next_start(
+    fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, sqlite_url: str
+) -> None:
+    step_id, code, _ = await _stop_during_a_delivery(fakes, bots(sqlite_url), session, sqlite_url)
+    assert code == 0
+    async with observe(sqlite_url) as db:
+        left = [job.kind for job in await db.list_jobs(step_id)]
+        (before,) = messages_for(fakes.slack, step_id)
+        assert "Answered by" not in text_of(before)  # its update was left for later
+
+        await bots(sqlite_url).start()
+        await wait_jobs_done(db, step_id)
+
+    assert JobKind.REFRESH in left
+    (after,) = messages_for(fakes.slack, step_id)
+    assert live_buttons(after) == []
+    assert "Answered by" in text_of(after)

@@ -1,0 +1,32 @@
+"""Small domain objects for store tests."""
+
+from __future__ import annotations
+
+import uuid
+
+from bot.domain import Answer, AnswerValue, Attribute, Step
+
+
+def make_step(
+    step_id: str | None = None,
+    *,
+    notification_id: str | None = None,
+    expires_at: int | None = None,
+) -> Step:
+    step_id = step_id or f"step-{uuid.uuid4().hex[:12]}"
+    return Step(
+        step_id=step_id,
+        conversation_id=f"conv-{step_id}",
+        callback_url=f"https://api.intercom.io/procedures/conv-{step_id}/collect_agent_input",
+        notification_id=notification_id,
+        attributes=(Attribute(identifier="approve", data_type="boolean", name="Approve"),),
+        expires_at=expires_at,
+    )
+
+
+def make_answer(user_id: str = "U0ALICE", value: bool = True, at: float = 100.0) -> Answer:
+    return Answer(
+        user_id=user_id,
+        values=(AnswerValue(identifier="approve", value=value, display=str(value)),),
+        submitted_at=at,
+    )

@@ -1,0 +1,138 @@
+"""Steps in the store: stored once however often they arrive, answered at most once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.domain import StepState
+from bot.store import JobKind, SqlStore
+
+from .factories import make_answer, make_step
+
+NOW = 1_000.0
+
+
+async def test_same_step_delivered_many_times_at_once_is_stored_once(store: SqlStore) -> None:
+    step = make_step()
+    results = await asyncio.gather(*(store.add_steps([step], NOW) for _ in range(20)))
+    assert sorted(r[0] for r in results) == [False] * 19 + [True]
+    assert [j.kind for j in await store.list_jobs(step.step_id)] == [JobKind.POST]
+
+
+async def test_same_step_under_different_notification_ids_is_one_step(store: SqlStore) -> None:
+    deliveries = [make_step("step-1", notification_id=f"notif-{n}") for n in range(10)]
+    results = await asyncio.gather(*(store.add_steps([d], NOW) for d in deliveries))
+    assert sum(r[0] for r in results) == 1
+    assert len(await store.list_jobs("step-1")) == 1
+
+
+async def test_two_stores_on_one_database_store_a_step_once(database_url: str) -> None:
+    first, second = await SqlStore.open(database_url), await SqlStore.open(database_url)
+    try:
+        step = make_step()
+        results = await asyncio.gather(
+            *(s.add_steps([step], NOW) for s in (first, second) for _ in range(5))
+        )
+        assert sum(r[0] for r in results) == 1
+        assert len(await first.list_jobs(step.step_id)) == 1
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_step_is_written_with_its_post_and_expiry_jobs(store: SqlStore) -> None:
+    step = make_step(expires_at=5_000)
+    await store.add_steps([step], NOW)
+    queued = await store.list_jobs(step.step_id)
+    assert [(j.kind, j.run_at) for j in queued] == [(JobKind.POST, NOW), (JobKind.EXPIRE, 5_000)]
+
+
+async def test_concurrent_answers_have_exactly_one_winner(store: SqlStore) -> None:
+    step = make_step()
+    await store.add_steps([step], NOW)
+    results = await asyncio.gather(
+        *(store.claim_answer(step.step_id, make_answer(f"U{n}"), NOW) for n in range(20))
+    )
+    winners = [r for r in results if r.won]
+    assert len(winners) == 1
+    record = await store.get(step.step_id)
+    assert record is not None
+    assert record.answer is not None
+    assert record.state == StepState.SUBMITTED
+    assert all(r.record is not None and r.record.answer == record.answer for r in results)
+    assert sorted(j.kind for j in await store.list_jobs(step.step_id)) == sorted(
+        [JobKind.POST, JobKind.DELIVER, JobKind.REFRESH]
+    )
+
+
+async def test_two_stores_claiming_one_step_at_once_have_one_winner(database_url: str) -> None:
+    stores = [await SqlStore.open(database_url) for _ in range(2)]
+    try:
+        step = make_step()
+        await stores[0].add_steps([step], NOW)
+        results = await asyncio.gather(
+            *(
+                s.claim_answer(step.step_id, make_answer(f"U{i}{n}"), NOW)
+                for n in range(10)
+                for i, s in enumerate(stores)
+            )
+        )
+        assert sum(r.won for r in results) == 1
+        delivers = [j for j in await stores[1].list_jobs(step.step_id) if j.kind == JobKind.DELIVER]
+        assert len(delivers) == 1
+    finally:
+        for s in stores:
+            await s.close()
+
+
+async def test_settled_step_takes_no_answer(store: SqlStore) -> None:
+    step = make_step()
+    await store.add_steps([step], NOW)
+    settled = await store.settle(
+        step.step_id, StepState.EXPIRED, None, NOW, from_states=(StepState.RECEIVED,)
+    )
+    result = await store.claim_answer(step.step_id, make_answer(), NOW)
+    assert settled
+    assert not result.won
+    assert result.record is not None
+    assert result.record.state == StepState.EXPIRED
+
+
+async def test_settle_changes_only_a_step_in_the_expected_state(store: SqlStore) -> None:
+    step = make_step()
+    await store.add_steps([step], NOW)
+    await store.claim_answer(step.step_id, make_answer(), NOW)
+    outcomes = await asyncio.gather(
+        store.settle(
+            step.step_id, StepState.ANSWERED, None, NOW, from_states=(StepState.SUBMITTED,)
+        ),
+        store.settle(step.step_id, StepState.FAILED, "x", NOW, from_states=(StepState.SUBMITTED,)),
+    )
+    assert sorted(outcomes) == [False, True]
+
+
+async def test_post_that_lands_after_the_step_moved_on_queues_a_refresh(store: SqlStore) -> None:
+    step = make_step()
+    await store.add_steps([step], NOW)
+    await store.settle(
+        step.step_id, StepState.EXPIRED, None, NOW, from_states=(StepState.RECEIVED,)
+    )
+    while claimed := await store.claim_jobs("me", NOW, 30, 10):
+        for job in claimed:  # the post (now moot) and the refresh settle queued: done
+            await store.finish_job(job.id, "me")
+    assert await store.list_jobs(step.step_id) == []
+    record = await store.mark_posted(step.step_id, "C1", "1.0001", None)
+    assert record is not None
+    assert record.state == StepState.EXPIRED
+    assert [j.kind for j in await store.list_jobs(step.step_id)] == [JobKind.REFRESH]
+
+
+async def test_state_counts_and_oldest_open_step(store: SqlStore) -> None:
+    assert await store.state_counts() == {}
+    assert await store.oldest_open_received_at() is None
+    first, second = make_step(), make_step()
+    await store.add_steps([first], NOW)
+    await store.add_steps([second], NOW + 5)
+    await store.claim_answer(first.step_id, make_answer(), NOW + 6)
+    assert await store.state_counts() == {StepState.RECEIVED: 1, StepState.SUBMITTED: 1}
+    assert await store.oldest_open_received_at() == NOW + 5
