@@ -23,9 +23,13 @@ test: install
 	$(BIN)/python -m pytest
 
 lint: install
-	$(BIN)/ruff check bot tests
-	$(BIN)/ruff format --check bot tests
+	$(BIN)/ruff check bot tests bench
+	$(BIN)/ruff format --check bot tests bench
 	$(BIN)/mypy
+
+# Figures side by side with a bare receiver; e.g. make bench BENCH_ARGS=--quick
+bench: install
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 serve: install
 	$(BIN)/python -m bot

@@ -187,6 +187,7 @@ def bot_server(
         "INTERCOM_API_ORIGINS": fakes.intercom_origin,
         "DATABASE_URL": database_url,
         "LOG_LEVEL": "WARNING",
+        "HITL_DRAIN_SECONDS": "0",  # no load balancer to drain from: stop at once
     }
     return _served("bot", [sys.executable, "-m", "bot"], env, workdir, session)
 
