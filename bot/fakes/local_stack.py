@@ -129,6 +129,15 @@ class LocalStack:
         """A sample delivery with its callback_url pointed at the fake Intercom."""
         payload = copy.deepcopy(sample)
         item = payload["data"]["item"]
+        # Samples carry fixed timestamps: move them to now, keeping the step's time window,
+        # so a sample never arrives already expired.
+        if isinstance(item.get("created_at"), int):
+            shift = int(time.time()) - item["created_at"]
+            item["created_at"] += shift
+            if isinstance(item.get("expires_at"), int):
+                item["expires_at"] += shift
+        elif isinstance(item.get("expires_at"), int):
+            item["expires_at"] = int(time.time()) + 24 * 3600
         item.update(item_changes)
         if "callback_url" not in item_changes:
             item["callback_url"] = self.intercom.callback_url(item["conversation_id"])

@@ -36,6 +36,11 @@ YES_ACTION = "hitl.answer.yes"
 NO_ACTION = "hitl.answer.no"
 SUBMIT_CALLBACK = "hitl.submit"
 OPTIONS_ACTION = re.compile(r"^hitl\.options\.(\d+)$")
+HITL_HELP = (
+    "*/hitl* lists the Fin steps waiting for a teammate, newest first, with a link to each.\n"
+    "*/hitl help* shows this text.\n"
+    "Answer a step with its *Answer* button (or *Yes* / *No*) on the channel message."
+)
 # /hitl shows this many steps; the rest are counted, not listed (Block Kit caps a message).
 PENDING_SHOWN = 20
 
@@ -127,7 +132,10 @@ class Interactions:
             return
         await ack(options=options_for_query(attributes[index], str(body.get("value") or "")))
 
-    async def list_pending(self, ack: AsyncAck) -> None:
+    async def list_pending(self, ack: AsyncAck, command: dict[str, Any]) -> None:
+        if str(command.get("text") or "").strip().lower() == "help":
+            await ack(response_type="ephemeral", text=HITL_HELP)
+            return
         records, total = await self._store.pending(PENDING_SHOWN)
         message = pending_list(
             records,

@@ -100,3 +100,10 @@ async def test_over_a_thousand_pending_steps_fit_one_answer(stack: LocalStack) -
     assert f"{count} steps waiting" in text
     listed = sum(1 for b in blocks if "Bulk procedure" in all_text(b))
     assert f"{count - listed} more" in text
+
+
+async def test_hitl_help_explains_the_command(stack: LocalStack) -> None:
+    answer = await stack.command("help")
+    assert answer.status == 200
+    assert answer.body["response_type"] == "ephemeral"
+    assert "/hitl help" in answer.body["text"]

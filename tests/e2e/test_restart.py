@@ -14,6 +14,7 @@ from bot.domain import StepState
 from bot.fakes.intercom import FakeIntercom, Reply
 from bot.fakes.local_stack import INTERCOM_TOKEN, SLACK_TOKEN, LocalStack
 from bot.fakes.slack import FakeSlack
+from bot.store import SqlStore
 
 from .helpers import (
     all_text,
@@ -85,16 +86,21 @@ async def test_submitted_answer_survives_a_restart_and_is_delivered(
     async with instance(sqlite_url, fakes) as before:
         payload = fresh_payload(before)
         step_id = step_id_of(payload)
-        # Intercom is down for the first attempt and asks for a pause longer than the
-        # restart takes: the answer is still owed when the new instance looks.
+        # Intercom is down for the first attempt and asks for a pause: the answer is still
+        # owed when the first instance stops.
         fakes.intercom.script(step_id, Reply(503, retry_after=2))
         await send_and_wait_posted(before, payload)
         view = await before.open_form(step_id)
         await before.submit(view, refund_state(approve=False, reason=2, note="No refund"))
         await fakes.intercom.wait_for_callbacks(1, status=503)
 
+    between = await SqlStore.open(sqlite_url)
+    try:
+        owed = await between.get(step_id)
+    finally:
+        await between.close()
+
     async with instance(sqlite_url, fakes) as after:
-        owed = await after.store.get(step_id)
         listed = all_text((await after.command()).body)
         (accepted,) = await fakes.intercom.wait_for_callbacks(1, status=200)
         update = await wait_updated(after, step_id, "Answered by")
