@@ -10,10 +10,12 @@ import pytest
 from aiohttp import web
 
 from bot.app import WORKER, create_app
+from bot.domain import Step, StepRecord, StepState
 from bot.fakes.intercom import FakeIntercom
 from bot.fakes.local_stack import INTERCOM_TOKEN, SLACK_TOKEN
 from bot.fakes.slack import FakeSlack
 from bot.settings import Settings
+from bot.slack.blocks import step_message
 from bot.slack.messenger import SlackMessenger
 from tests.store.databases import fresh_postgres_database, postgres_server_url
 
@@ -118,4 +120,20 @@ def needs_history_lookup(needs_lease_setting: None) -> None:
         pytest.skip(
             "needs SlackMessenger.find_step_message and FakeSlack conversations.history "
             "(issue 3 changes outside the store/worker/jobs)"
+        )
+
+
+@pytest.fixture
+def needs_conflict_detail_shown() -> None:
+    """Skips unless the channel message shows why a step was "fulfilled elsewhere"."""
+    record = StepRecord(
+        step=Step(step_id="s", conversation_id="c", callback_url="https://x", attributes=()),
+        state=StepState.FULFILLED_ELSEWHERE,
+        received_at=0.0,
+        outcome_detail="an earlier attempt may have reached it",
+    )
+    if "may have reached it" not in str(step_message(record, conversation_url=None, now=0.0)):
+        pytest.skip(
+            "bot/slack/blocks.py does not show a fulfilled_elsewhere step's detail yet "
+            "(issue 3): the message would claim the answer was not used"
         )

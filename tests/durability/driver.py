@@ -21,10 +21,14 @@ YES = "hitl.answer.yes"
 def hitl_delivery(
     intercom: FakeIntercom, sample: str = "single_boolean", **item_changes: Any
 ) -> dict[str, Any]:
-    """A sample webhook with a fresh step id (unless given) and its callback at the fake."""
+    """A sample webhook as a new step: fresh ids, its callback at the fake, and an expiry
+    (if the sample has one) a day from now rather than the sample's fixed date."""
     payload = copy.deepcopy(load_sample(sample))
+    payload["id"] = f"notif_{uuid.uuid4()}"
     item = payload["data"]["item"]
     item["step_id"] = f"step-{uuid.uuid4().hex[:12]}"
+    if "expires_at" in item:
+        item["expires_at"] = int(time.time()) + 86_400
     item.update(item_changes)
     item["callback_url"] = intercom.callback_url(item["conversation_id"])
     return payload

@@ -8,6 +8,8 @@ request in flight, after the webhook or the answer was acknowledged.
 from __future__ import annotations
 
 import asyncio
+import random
+from collections import Counter
 
 import aiohttp
 import pytest
@@ -171,3 +173,52 @@ async def test_message_of_a_step_settled_before_a_kill_loses_its_buttons_after_r
     (message,) = messages_for(fakes.slack, step_id)
     assert live_buttons(message) == []
     assert "Answered by" in text_of(message)
+
+
+@pytest.mark.usefixtures("needs_history_lookup")
+async def test_kills_at_random_moments_lose_nothing_and_double_nothing(
+    fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, sqlite_url: str
+) -> None:
+    """Steps arrive, the bot dies; answers arrive, it dies again; the third run finishes.
+
+    Slack and Intercom answer slowly, so the kills land mid-call as often as between calls.
+    """
+    seed = random.randrange(1_000_000)
+    rng = random.Random(seed)
+    fakes.slack.fail_next("chat.postMessage", delay=0.3, times=100)
+    fakes.slack.fail_next("chat.update", delay=0.1, times=100)
+    fakes.intercom.script_all(Reply(200, delay=0.1))
+    payloads = [hitl_delivery(fakes.intercom) for _ in range(6)]
+    step_ids = [step_id_of(p) for p in payloads]
+
+    first = bots(sqlite_url)
+    await first.start()
+    assert {await send_webhook(session, first.url, p) for p in payloads} == {200}
+    await asyncio.sleep(rng.uniform(0.05, 0.6))
+    await first.kill()
+
+    second = bots(sqlite_url)
+    await second.start()
+    assert {await click(session, second.url, s) for s in step_ids} == {200}
+    await asyncio.sleep(rng.uniform(0.05, 0.6))
+    await second.kill()
+
+    await bots(sqlite_url).start()
+    async with observe(sqlite_url) as db:
+        records = [
+            await wait_state(db, s, StepState.ANSWERED, StepState.FULFILLED_ELSEWHERE, timeout=15)
+            for s in step_ids
+        ]
+        for step_id in step_ids:
+            await wait_jobs_done(db, step_id)
+
+    accepted = Counter(c.step_id for c in fakes.intercom.accepted)
+    for record in records:
+        step_id = record.step.step_id
+        why = f"step {step_id} (seed {seed})"
+        (message,) = messages_for(fakes.slack, step_id)
+        assert record.message_ts == message["ts"], why
+        assert live_buttons(message) == [], why
+        assert accepted[step_id] == 1, why
+        if record.state == StepState.FULFILLED_ELSEWHERE:
+            assert "may have reached it" in (record.outcome_detail or ""), why

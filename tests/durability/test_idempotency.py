@@ -1,0 +1,73 @@
+"""A step arriving many times, at once, is one step with one message; the worker's own
+retries never post or answer twice, and say so when they cannot know."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.domain import StepState
+from bot.fakes.intercom import Reply
+
+from .conftest import Fakes
+from .driver import hitl_delivery, step_id_of
+from .helpers import messages_for, text_of, wait_jobs_done, wait_state
+from .in_process import instances
+
+
+async def test_same_step_delivered_many_times_at_once_posts_one_message(
+    fakes: Fakes, any_database_url: str
+) -> None:
+    payload = hitl_delivery(fakes.intercom)
+    step_id = step_id_of(payload)
+    copies = []
+    for n in range(12):
+        copy = {**payload, "id": f"notif-{n % 3}"}  # some retried, some new notification ids
+        copies.append(copy)
+    async with instances(any_database_url, fakes, 1) as (stack,):
+        answers = await asyncio.gather(*(stack.send_webhook(c) for c in copies))
+        await wait_state(stack.store, step_id, StepState.POSTED)
+        await wait_jobs_done(stack.store, step_id)
+
+    assert {a.status for a in answers} == {200}
+    assert sum(not a.body["duplicate"] for a in answers) == 1
+    assert len(messages_for(fakes.slack, step_id)) == 1
+    assert len(fakes.slack.calls_to("chat.postMessage")) == 1
+
+
+@pytest.mark.usefixtures("needs_conflict_detail_shown")
+async def test_conflict_after_our_own_dropped_attempt_is_reported_as_maybe_ours(
+    fakes: Fakes, sqlite_url: str
+) -> None:
+    """The first callback's connection drops (did it land?); the retry is answered 409."""
+    payload = hitl_delivery(fakes.intercom)
+    step_id = step_id_of(payload)
+    fakes.intercom.script(step_id, Reply(drop=True), Reply.conflict())
+    async with instances(sqlite_url, fakes, 1) as (stack,):
+        await stack.send_webhook(payload)
+        await wait_state(stack.store, step_id, StepState.POSTED)
+        await stack.click(step_id, "hitl.answer.yes")
+        record = await wait_state(stack.store, step_id, StepState.FULFILLED_ELSEWHERE)
+        await wait_jobs_done(stack.store, step_id)
+
+    assert [c.status for c in fakes.intercom.callbacks] == [0, 409]
+    assert record.outcome_detail is not None
+    assert "may have reached it" in record.outcome_detail
+    (message,) = messages_for(fakes.slack, step_id)
+    assert "may have reached it" in text_of(message)
+
+
+async def test_conflict_on_a_first_attempt_is_reported_as_answered_elsewhere(
+    fakes: Fakes, sqlite_url: str
+) -> None:
+    payload = hitl_delivery(fakes.intercom)
+    step_id = step_id_of(payload)
+    fakes.intercom.script(step_id, Reply.conflict())
+    async with instances(sqlite_url, fakes, 1) as (stack,):
+        await stack.send_webhook(payload)
+        await wait_state(stack.store, step_id, StepState.POSTED)
+        await stack.click(step_id, "hitl.answer.yes")
+        record = await wait_state(stack.store, step_id, StepState.FULFILLED_ELSEWHERE)
+
+    assert record.outcome_detail is None

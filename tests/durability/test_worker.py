@@ -1,0 +1,181 @@
+"""The worker on a real store: leases renewed while a job runs, a lost lease stops the job,
+a stop hands back what outlives its grace, retries wait as asked or back off with jitter."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.store import Job, SqlStore
+from bot.worker import RetryLater, Worker, backoff_delay
+from tests.store.factories import make_step
+
+from .helpers import wait_until
+
+LEASE = 0.6
+
+
+@pytest.fixture
+async def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'worker.db'}"
+
+
+@pytest.fixture
+async def store(db_url: str) -> AsyncIterator[SqlStore]:
+    opened = await SqlStore.open(db_url)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def _worker(store: SqlStore, handler: object, owner: str = "me") -> Worker:
+    return Worker(
+        store,
+        {"post": handler, "expire": handler},  # type: ignore[dict-item]
+        owner=owner,
+        poll_interval=0.05,
+        lease=LEASE,
+    )
+
+
+async def test_slow_job_keeps_its_lease_and_runs_once_with_two_workers(
+    store: SqlStore, db_url: str
+) -> None:
+    runs: list[str] = []
+
+    async def slow(job: Job) -> None:
+        runs.append(job.step_id)
+        await asyncio.sleep(LEASE * 2.5)
+
+    other = await SqlStore.open(db_url)
+    workers = [_worker(store, slow, "a"), _worker(other, slow, "b")]
+    await store.add_steps([make_step()], time.time())
+    for worker in workers:
+        worker.start()
+    try:
+        await asyncio.sleep(LEASE * 3.5)
+    finally:
+        for worker in workers:
+            await worker.stop()
+        await other.close()
+    assert len(runs) == 1
+    assert await store.list_jobs() == []
+
+
+async def test_job_whose_lease_another_instance_took_is_stopped(store: SqlStore) -> None:
+    started, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def stuck(job: Job) -> None:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    worker = _worker(store, stuck)
+    await store.add_steps([make_step()], time.time())
+    worker.start()
+    try:
+        await asyncio.wait_for(started.wait(), 2)
+        # As if this worker had stalled past its lease and another instance took the job.
+        (taken,) = await store.claim_jobs("other", time.time() + 2 * LEASE, LEASE * 100, 1)
+        await asyncio.wait_for(cancelled.wait(), 2)
+    finally:
+        await worker.stop()
+    assert [(j.id, j.locked_by) for j in await store.list_jobs()] == [(taken.id, "other")]
+
+
+async def test_stop_hands_back_a_job_that_outlives_the_grace(store: SqlStore) -> None:
+    started = asyncio.Event()
+
+    async def stuck(job: Job) -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    worker = _worker(store, stuck)
+    await store.add_steps([make_step()], time.time())
+    worker.start()
+    await asyncio.wait_for(started.wait(), 2)
+    began = time.monotonic()
+    await worker.stop(grace=0.2)
+    assert time.monotonic() - began < 1.0
+    (job,) = await store.list_jobs()
+    assert (job.locked_by, job.attempts) == (None, 1)
+
+
+async def test_stop_lets_a_running_job_finish_within_the_grace(store: SqlStore) -> None:
+    started, finished = asyncio.Event(), asyncio.Event()
+
+    async def quick(job: Job) -> None:
+        started.set()
+        await asyncio.sleep(0.3)
+        finished.set()
+
+    worker = _worker(store, quick)
+    await store.add_steps([make_step()], time.time())
+    worker.start()
+    await asyncio.wait_for(started.wait(), 2)
+    await worker.stop(grace=5)
+    assert finished.is_set()
+    assert await store.list_jobs() == []
+
+
+async def test_retry_later_waits_the_delay_the_server_asked_for(store: SqlStore) -> None:
+    async def limited(job: Job) -> None:
+        raise RetryLater("ratelimited", delay=5)
+
+    worker = _worker(store, limited)
+    await store.add_steps([make_step()], time.time())
+    asked_at = time.time()
+    worker.start()
+    try:
+
+        async def retried() -> bool:
+            return any(j.last_error for j in await store.list_jobs())
+
+        await wait_until(retried, "the job to be retried")
+    finally:
+        await worker.stop()
+    (job,) = await store.list_jobs()
+    assert job.last_error == "ratelimited"
+    assert asked_at + 5 <= job.run_at < asked_at + 5.5
+
+
+async def test_unexpected_error_is_retried_with_backoff_and_logged_with_ids(
+    store: SqlStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(job: Job) -> None:
+        raise ValueError("boom")
+
+    step = make_step()
+    worker = _worker(store, broken)
+    await store.add_steps([step], time.time())
+    worker.start()
+    try:
+
+        async def logged() -> bool:
+            return any(r.getMessage() == "job will be retried" for r in caplog.records)
+
+        await wait_until(logged, "the retry to be logged")
+    finally:
+        await worker.stop()
+    (record,) = [r for r in caplog.records if r.getMessage() == "job will be retried"]
+    assert record.levelno == logging.WARNING
+    assert record.__dict__["step_id"] == step.step_id
+    assert record.__dict__["conversation_id"] == step.conversation_id
+    assert record.__dict__["reason"] == "ValueError: boom"
+    assert 0.5 <= record.__dict__["retry_in_s"] <= 1.0
+
+
+def test_backoff_doubles_with_jitter_up_to_its_cap() -> None:
+    for attempts, full in [(0, 1.0), (1, 2.0), (3, 8.0), (12, 300.0), (500, 300.0)]:
+        delays = [backoff_delay(attempts, base=1.0, cap=300.0) for _ in range(200)]
+        assert all(full / 2 <= d < full for d in delays)
+        assert max(delays) - min(delays) > full / 10  # spread, not in lockstep
