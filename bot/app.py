@@ -74,6 +74,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         step_jobs.handlers(),
         owner=_instance_name(),
         poll_interval=settings.hitl_poll_interval,
+        lease=settings.hitl_job_lease,
         clock=clock,
     )
 

@@ -248,6 +248,9 @@ def _outcome_text(record: StepRecord) -> str:
     if record.state is StepState.EXPIRED:
         return safe_detail if detail else EXPIRED
     if record.state is StepState.FULFILLED_ELSEWHERE:
+        if detail:
+            # e.g. our own earlier attempt may have landed: never claim it was not used.
+            return f"↪️ {safe_detail}"
         if answer is None:
             return FULFILLED_ELSEWHERE_NOBODY
         return FULFILLED_ELSEWHERE.format(who=mention(answer.user_id))

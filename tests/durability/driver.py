@@ -90,3 +90,29 @@ async def click(
     async with session.post(f"{url}/slack/events", data=body.encode(), headers=headers) as response:
         await response.read()
         return response.status
+
+
+async def submit(
+    session: aiohttp.ClientSession,
+    url: str,
+    view: dict[str, Any],
+    values: dict[str, Any],
+    *,
+    user_id: str = "U0ALICE",
+) -> tuple[int, Any]:
+    """Submits a form the bot opened, with Slack's `state.values`; returns status and body."""
+    payload = {
+        "type": "view_submission",
+        "team": {"id": "T0001", "domain": "fake"},
+        "user": {"id": user_id, "username": user_id.lower(), "team_id": "T0001"},
+        "api_app_id": "A0HITL",
+        "token": "legacy-unused",
+        "trigger_id": f"trigger-{uuid.uuid4().hex}",
+        "view": {**view, "id": "V0FORM", "team_id": "T0001", "state": {"values": values}},
+        "response_urls": [],
+    }
+    body = slack_form_body(payload)
+    headers = slack_signature_headers(body, SLACK_SIGNING_SECRET)
+    async with session.post(f"{url}/slack/events", data=body.encode(), headers=headers) as response:
+        text = await response.text()
+        return response.status, json.loads(text) if text else None

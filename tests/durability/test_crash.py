@@ -38,22 +38,22 @@ pytestmark = pytest.mark.usefixtures("needs_lease_setting")
 
 
 async def test_webhook_acknowledged_before_a_kill_is_posted_after_restart(
-    fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, any_database_url: str
+    fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, sqlite_url: str
 ) -> None:
     fakes.slack.fail_next("chat.postMessage", status=503, delay=HANGS)
-    first = bots(any_database_url)
+    first = bots(sqlite_url)
     await first.start()
     payload = hitl_delivery(fakes.intercom)
     step_id = step_id_of(payload)
 
     assert await send_webhook(session, first.url, payload) == 200
-    async with observe(any_database_url) as db:
+    async with observe(sqlite_url) as db:
         await wait_leased(db, step_id, JobKind.POST)
         await asyncio.sleep(IN_FLIGHT)
         await first.kill()
         assert messages_for(fakes.slack, step_id) == []
 
-        await bots(any_database_url).start()
+        await bots(sqlite_url).start()
         record = await wait_state(db, step_id, StepState.POSTED)
 
     (message,) = messages_for(fakes.slack, step_id)
@@ -89,24 +89,24 @@ async def test_post_that_reached_slack_before_a_kill_is_not_posted_again(
 
 
 async def test_answer_acknowledged_before_a_kill_is_delivered_after_restart(
-    fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, any_database_url: str
+    fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, sqlite_url: str
 ) -> None:
-    first = bots(any_database_url)
+    first = bots(sqlite_url)
     await first.start()
     payload = hitl_delivery(fakes.intercom)
     step_id = step_id_of(payload)
     fakes.intercom.script(step_id, Reply(503, delay=HANGS))
     assert await send_webhook(session, first.url, payload) == 200
-    await wait_posted(any_database_url, step_id)
+    await wait_posted(sqlite_url, step_id)
 
     assert await click(session, first.url, step_id) == 200
-    async with observe(any_database_url) as db:
+    async with observe(sqlite_url) as db:
         await wait_leased(db, step_id, JobKind.DELIVER)
         await asyncio.sleep(IN_FLIGHT)
         await first.kill()
         assert fakes.intercom.callbacks == []
 
-        await bots(any_database_url).start()
+        await bots(sqlite_url).start()
         await wait_state(db, step_id, StepState.ANSWERED)
         await wait_jobs_done(db, step_id)
 

@@ -25,7 +25,7 @@ from .helpers import (
 )
 from .server import BotProcess
 
-SLOW_CALLBACK = 1.5
+SLOW_CALLBACK = 1.0
 
 
 async def _stop_during_a_delivery(

@@ -36,6 +36,24 @@ async def test_same_step_delivered_many_times_at_once_posts_one_message(
     assert len(fakes.slack.calls_to("chat.postMessage")) == 1
 
 
+async def test_steps_sent_to_two_instances_at_once_are_posted_once_each(
+    fakes: Fakes, postgres_url: str
+) -> None:
+    """Intercom retries a delivery; behind a load balancer each copy may reach either."""
+    payloads = [hitl_delivery(fakes.intercom) for _ in range(5)]
+    async with instances(postgres_url, fakes, 2) as stacks:
+        answers = await asyncio.gather(
+            *(stack.send_webhook(p) for p in payloads for stack in stacks for _ in "ab")
+        )
+        for payload in payloads:
+            await wait_state(stacks[0].store, step_id_of(payload), StepState.POSTED)
+            await wait_jobs_done(stacks[0].store, step_id_of(payload))
+
+    assert {a.status for a in answers} == {200}
+    for payload in payloads:
+        assert len(messages_for(fakes.slack, step_id_of(payload))) == 1
+
+
 @pytest.mark.usefixtures("needs_conflict_detail_shown")
 async def test_conflict_after_our_own_dropped_attempt_is_reported_as_maybe_ours(
     fakes: Fakes, sqlite_url: str

@@ -74,22 +74,3 @@ async def test_delivery_held_by_a_killed_instance_is_completed_by_another(
     assert len(fakes.intercom.accepted) == 1
     (message,) = messages_for(fakes.slack, step_id)
     assert live_buttons(message) == []
-
-
-async def test_steps_sent_to_two_instances_at_once_are_posted_once_each(
-    fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, postgres_url: str
-) -> None:
-    instances = [bots(postgres_url), bots(postgres_url)]
-    await asyncio.gather(*(bot.start() for bot in instances))
-    payloads = [hitl_delivery(fakes.intercom) for _ in range(5)]
-    # Intercom retries a delivery; behind a load balancer each copy may reach either.
-    statuses = await asyncio.gather(
-        *(send_webhook(session, bot.url, p) for p in payloads for bot in instances for _ in "ab")
-    )
-    assert set(statuses) == {200}
-    async with observe(postgres_url) as db:
-        for payload in payloads:
-            await wait_state(db, step_id_of(payload), StepState.POSTED)
-            await wait_jobs_done(db, step_id_of(payload))
-    for payload in payloads:
-        assert len(messages_for(fakes.slack, step_id_of(payload))) == 1

@@ -60,7 +60,7 @@ async def test_delivery_that_keeps_failing_gives_up_and_says_why_on_the_message(
     step_id = step_id_of(payload)
     conversation_id = payload["data"]["item"]["conversation_id"]
     fakes.intercom.script(step_id, *[Reply.unavailable()] * 20)
-    async with instances(sqlite_url, fakes, 1, hitl_give_up_after=1.0) as (stack,):
+    async with instances(sqlite_url, fakes, 1, hitl_give_up_after=0.5) as (stack,):
         await stack.send_webhook(payload)
         await wait_state(stack.store, step_id, StepState.POSTED)
         await stack.click(step_id, "hitl.answer.yes")
@@ -89,7 +89,7 @@ async def test_post_that_keeps_failing_is_logged_with_its_ids_until_it_gives_up(
     payload = hitl_delivery(fakes.intercom)
     step_id = step_id_of(payload)
     conversation_id = payload["data"]["item"]["conversation_id"]
-    async with instances(sqlite_url, fakes, 1, hitl_give_up_after=1.0) as (stack,):
+    async with instances(sqlite_url, fakes, 1, hitl_give_up_after=0.5) as (stack,):
         await stack.send_webhook(payload)
 
         async def gave_up() -> logging.LogRecord | None:

@@ -17,7 +17,7 @@ from tests.store.factories import make_step
 
 from .helpers import wait_until
 
-LEASE = 0.6
+LEASE = 0.4
 
 
 @pytest.fixture
