@@ -60,12 +60,14 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
     )
 
+    messenger = SlackMessenger(jobs_slack, metrics=metrics)
     step_jobs = StepJobs(
         store,
-        SlackMessenger(jobs_slack, metrics=metrics),
+        messenger,
         IntercomClient(http, settings.intercom_access_token.get_secret_value(), metrics=metrics),
         channel_id=settings.slack_channel_id,
         give_up_after=settings.hitl_give_up_after,
+        find_posted=messenger.find_step_message,
         clock=clock,
         metrics=metrics,
     )

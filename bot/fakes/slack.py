@@ -163,6 +163,7 @@ class FakeSlack:
             "users.info": self._users_info,
             "usergroups.users.list": self._usergroups_users_list,
             "conversations.info": self._conversations_info,
+            "conversations.history": self._conversations_history,
         }
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -622,6 +623,38 @@ class FakeSlack:
         if group is None or group not in self.usergroups:
             return _error("no_such_subteam")
         return _ok(users=list(self.usergroups[group]))
+
+    def _conversations_history(self, params: Params) -> _Answer:
+        """Top-level messages newest first, paged by an offset cursor; metadata on request."""
+        channel = _str_param(params, "channel")
+        if channel is None:
+            return _error("channel_not_found")
+        if not self._is_member(channel):
+            return _error("not_in_channel")
+        try:
+            limit = max(1, min(999, int(params.get("limit") or 100)))
+            start = int(_str_param(params, "cursor") or 0)
+            oldest = float(params.get("oldest") or 0)
+        except (TypeError, ValueError):
+            return _error("invalid_arguments")
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        history = sorted(
+            (m for m in self.posted(channel) if float(m["ts"]) > oldest),
+            key=lambda m: float(m["ts"]),
+            reverse=True,
+        )
+        messages = []
+        for message in history[start : start + limit]:
+            shown = self._message_json(message)
+            if not with_metadata:
+                shown.pop("metadata", None)
+            messages.append(shown)
+        more = start + limit < len(history)
+        return _ok(
+            messages=messages,
+            has_more=more,
+            response_metadata={"next_cursor": str(start + limit) if more else ""},
+        )
 
     def _conversations_info(self, params: Params) -> _Answer:
         channel = _str_param(params, "channel")

@@ -94,12 +94,15 @@ class Interactions:
     async def _answer_boolean(
         self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, value: bool
     ) -> None:
-        await ack()
         record = await self._store.get(_action_value(body))
         if record is None or not record.state.is_open or not record.step.single_boolean:
+            await ack()
             await _tell(respond, why_closed(record))
             return
+        # Claimed before the ack: Bolt answers Slack at ack() and runs the rest of a
+        # listener in the background, so an answer acknowledged first could die with it.
         won, current = await self._claim(record, boolean_answer(record.step, value), body)
+        await ack()
         if not won:
             await _tell(respond, why_closed(current))
 

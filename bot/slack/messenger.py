@@ -48,6 +48,13 @@ class SlackPermanent(Exception):
         self.reason = reason
 
 
+# How far back `find_step_message` reads: the channel is the bot's, so a post lost
+# moments (or one Slack outage) ago is well within its newest 1000 messages.
+_HISTORY_PAGES = 5
+_HISTORY_PAGE_SIZE = 200
+_STEP_EVENT_TYPE = "hitl_step"
+
+
 @dataclass(frozen=True)
 class PostedMessage:
     channel_id: str
@@ -74,19 +81,49 @@ class SlackMessenger:
             unfurl_links=False,
             unfurl_media=False,
             metadata={
-                "event_type": "hitl_step",
+                "event_type": _STEP_EVENT_TYPE,
                 "event_payload": {"step_id": record.step.step_id},
             },
         )
         ts = str(response["ts"])
         channel = str(response.get("channel") or channel_id)
-        permalink: str | None = None
+        return PostedMessage(
+            channel_id=channel, ts=ts, permalink=await self._permalink(channel, ts)
+        )
+
+    async def find_step_message(self, channel_id: str, step_id: str) -> PostedMessage | None:
+        """The step's message, if an earlier attempt posted it and then lost Slack's reply.
+
+        Looks through the channel's newest messages for the metadata `post_step` attaches;
+        needs the `channels:history` scope (`groups:history` for a private channel).
+        """
+        cursor = ""
+        for _ in range(_HISTORY_PAGES):
+            page = await self._call(
+                "conversations_history",
+                channel=channel_id,
+                limit=_HISTORY_PAGE_SIZE,
+                include_all_metadata=True,
+                cursor=cursor or None,
+            )
+            messages = page.get("messages")
+            for message in messages if isinstance(messages, list) else []:
+                if _carries_step(message, step_id):
+                    ts = str(message["ts"])
+                    permalink = await self._permalink(channel_id, ts)
+                    return PostedMessage(channel_id=channel_id, ts=ts, permalink=permalink)
+            more = page.get("response_metadata")
+            cursor = str(more.get("next_cursor") or "") if isinstance(more, dict) else ""
+            if not cursor:
+                return None
+        return None
+
+    async def _permalink(self, channel_id: str, ts: str) -> str | None:
         try:
-            link = await self._call("chat_getPermalink", channel=channel, message_ts=ts)
-            permalink = str(link["permalink"])
+            link = await self._call("chat_getPermalink", channel=channel_id, message_ts=ts)
         except (SlackRetryable, SlackPermanent):
-            permalink = None  # only a convenience for /hitl; never worth re-posting for
-        return PostedMessage(channel_id=channel, ts=ts, permalink=permalink)
+            return None  # only a convenience for /hitl; never worth re-posting for
+        return str(link["permalink"])
 
     async def update_step(self, record: StepRecord, conversation_url: str | None) -> None:
         if record.channel_id is None or record.message_ts is None:
@@ -113,6 +150,17 @@ class SlackMessenger:
                 f"{method}: could not reach Slack ({exc.__class__.__name__})"
             ) from exc
         return dict(response.data) if isinstance(response.data, dict) else {}
+
+
+def _carries_step(message: object, step_id: str) -> bool:
+    """Whether a message from conversations.history is the request message for `step_id`."""
+    if not isinstance(message, dict) or "ts" not in message:
+        return False
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("event_type") != _STEP_EVENT_TYPE:
+        return False
+    payload = metadata.get("event_payload")
+    return isinstance(payload, dict) and payload.get("step_id") == step_id
 
 
 def _translate(method: str, exc: SlackApiError) -> Exception:

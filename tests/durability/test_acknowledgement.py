@@ -10,22 +10,21 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from typing import Any
-
-import aiohttp
-import pytest
+from typing import TypeVar
 
 from bot.domain import StepState
 
-from .conftest import BotFactory, Fakes
-from .driver import click, hitl_delivery, send_webhook, step_id_of, submit
-from .helpers import observe, wait_posted
-from .in_process import YES_FORM
+from .conftest import Fakes
+from .driver import hitl_delivery, step_id_of
+from .helpers import wait_state
+from .in_process import YES_FORM, instances
 
-# Longer than any ack takes, well inside the bot's 5 s busy timeout.
+T = TypeVar("T")
+
+# Longer than any ack takes, well inside the store's 5 s busy timeout.
 HELD = 0.4
 # The worker polls rarely here, so only the request under test waits for the lock.
-QUIET = {"HITL_POLL_INTERVAL": "30"}
+QUIET = {"hitl_poll_interval": 30.0}
 
 
 @asynccontextmanager
@@ -43,7 +42,7 @@ async def write_locked(sqlite_url: str) -> AsyncIterator[None]:
         conn.close()
 
 
-async def _answered_while_locked(sqlite_url: str, request: Awaitable[Any]) -> tuple[bool, Any]:
+async def _answered_while_locked(sqlite_url: str, request: Awaitable[T]) -> tuple[bool, T]:
     """Sends `request` while the lock is held; whether it was answered before release."""
     async with write_locked(sqlite_url):
         task = asyncio.ensure_future(request)
@@ -53,65 +52,50 @@ async def _answered_while_locked(sqlite_url: str, request: Awaitable[Any]) -> tu
 
 
 async def test_webhook_is_acknowledged_only_once_its_step_is_stored(
-    fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, sqlite_url: str
+    fakes: Fakes, sqlite_url: str
 ) -> None:
-    bot = bots(sqlite_url, **QUIET)
-    await bot.start()
     payload = hitl_delivery(fakes.intercom)
-
-    early, status = await _answered_while_locked(
-        sqlite_url, send_webhook(session, bot.url, payload)
-    )
+    async with instances(sqlite_url, fakes, 1, **QUIET) as (stack,):
+        early, answer = await _answered_while_locked(sqlite_url, stack.send_webhook(payload))
+        stored = await stack.store.get(step_id_of(payload))
 
     assert not early
-    assert status == 200
-    async with observe(sqlite_url) as db:
-        assert await db.get(step_id_of(payload)) is not None
+    assert answer.status == 200
+    assert stored is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/slack/listeners.py acks a Yes/No click before it claims the step (issue 3)",
-)
 async def test_click_answer_is_acknowledged_only_once_it_is_stored(
-    fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, sqlite_url: str
+    fakes: Fakes, sqlite_url: str
 ) -> None:
-    bot = bots(sqlite_url, **QUIET)
-    await bot.start()
     payload = hitl_delivery(fakes.intercom)
     step_id = step_id_of(payload)
-    assert await send_webhook(session, bot.url, payload) == 200
-    await wait_posted(sqlite_url, step_id)
-
-    early, status = await _answered_while_locked(sqlite_url, click(session, bot.url, step_id))
+    async with instances(sqlite_url, fakes, 1, **QUIET) as (stack,):
+        await stack.send_webhook(payload)
+        await wait_state(stack.store, step_id, StepState.POSTED)
+        early, answer = await _answered_while_locked(
+            sqlite_url, stack.click(step_id, "hitl.answer.yes")
+        )
+        stored = await stack.store.get(step_id)
 
     assert not early
-    assert status == 200
-    async with observe(sqlite_url) as db:
-        record = await db.get(step_id)
-    assert record is not None
-    assert record.state in (StepState.SUBMITTED, StepState.ANSWERED)
+    assert answer.status == 200
+    assert stored is not None
+    assert stored.answer is not None
 
 
 async def test_form_answer_is_acknowledged_only_once_it_is_stored(
-    fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, sqlite_url: str
+    fakes: Fakes, sqlite_url: str
 ) -> None:
-    bot = bots(sqlite_url, **QUIET)
-    await bot.start()
     payload = hitl_delivery(fakes.intercom)
     step_id = step_id_of(payload)
-    assert await send_webhook(session, bot.url, payload) == 200
-    await wait_posted(sqlite_url, step_id)
-    assert await click(session, bot.url, step_id, "hitl.open") == 200
-    (opened,) = await fakes.slack.wait_for("views.open")
-
-    early, (status, _) = await _answered_while_locked(
-        sqlite_url, submit(session, bot.url, opened["view"], YES_FORM)
-    )
+    async with instances(sqlite_url, fakes, 1, **QUIET) as (stack,):
+        await stack.send_webhook(payload)
+        await wait_state(stack.store, step_id, StepState.POSTED)
+        view = await stack.open_form(step_id)
+        early, answer = await _answered_while_locked(sqlite_url, stack.submit(view, YES_FORM))
+        stored = await stack.store.get(step_id)
 
     assert not early
-    assert status == 200
-    async with observe(sqlite_url) as db:
-        record = await db.get(step_id)
-    assert record is not None
-    assert record.state in (StepState.SUBMITTED, StepState.ANSWERED)
+    assert answer.status == 200
+    assert stored is not None
+    assert stored.answer is not None

@@ -12,7 +12,6 @@ import random
 from collections import Counter
 
 import aiohttp
-import pytest
 
 from bot.domain import StepState
 from bot.fakes.intercom import Reply
@@ -32,9 +31,7 @@ from .helpers import (
 )
 
 HANGS = 30.0  # longer than any test: the call is still in flight when the bot is killed
-IN_FLIGHT = 0.2  # after the job is leased, time for its request to reach the fake
-
-pytestmark = pytest.mark.usefixtures("needs_lease_setting")
+IN_FLIGHT = 0.1  # after the job is leased, time for its request to reach the fake
 
 
 async def test_webhook_acknowledged_before_a_kill_is_posted_after_restart(
@@ -61,7 +58,6 @@ async def test_webhook_acknowledged_before_a_kill_is_posted_after_restart(
     assert live_buttons(message)
 
 
-@pytest.mark.usefixtures("needs_history_lookup")
 async def test_post_that_reached_slack_before_a_kill_is_not_posted_again(
     fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, sqlite_url: str
 ) -> None:
@@ -175,7 +171,6 @@ async def test_message_of_a_step_settled_before_a_kill_loses_its_buttons_after_r
     assert "Answered by" in text_of(message)
 
 
-@pytest.mark.usefixtures("needs_history_lookup")
 async def test_kills_at_random_moments_lose_nothing_and_double_nothing(
     fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, sqlite_url: str
 ) -> None:

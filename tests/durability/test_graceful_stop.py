@@ -22,10 +22,12 @@ from .helpers import (
     wait_jobs_done,
     wait_leased,
     wait_posted,
+    wait_state,
 )
+from .in_process import instances
 from .server import BotProcess
 
-SLOW_CALLBACK = 1.0
+SLOW_CALLBACK = 0.6
 
 
 async def _stop_during_a_delivery(
@@ -65,20 +67,28 @@ async def test_sigterm_lets_an_inflight_delivery_finish_and_exits_zero(
         assert all(job.locked_by is None for job in await db.list_jobs(step_id))
 
 
-async def test_jobs_left_at_sigterm_resume_at_the_next_start(
-    fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, sqlite_url: str
-) -> None:
-    step_id, code, _ = await _stop_during_a_delivery(fakes, bots(sqlite_url), session, sqlite_url)
-    assert code == 0
-    async with observe(sqlite_url) as db:
-        left = [job.kind for job in await db.list_jobs(step_id)]
-        (before,) = messages_for(fakes.slack, step_id)
-        assert "Answered by" not in text_of(before)  # its update was left for later
+async def test_jobs_left_at_a_stop_resume_at_the_next_start(fakes: Fakes, sqlite_url: str) -> None:
+    """The delivery in flight finishes; the message update it causes waits for the next run."""
+    payload = hitl_delivery(fakes.intercom)
+    step_id = step_id_of(payload)
+    fakes.intercom.script(step_id, Reply(200, delay=SLOW_CALLBACK))
+    async with instances(sqlite_url, fakes, 1) as (before,):
+        await before.send_webhook(payload)
+        await wait_state(before.store, step_id, StepState.POSTED)
+        await before.click(step_id, "hitl.answer.yes")
+        await wait_leased(before.store, step_id, JobKind.DELIVER)
+    # Stopped as on SIGTERM: the app's cleanup stops the worker.
+    (accepted,) = fakes.intercom.accepted
+    (stale,) = messages_for(fakes.slack, step_id)
+    stale_text = text_of(stale)  # the fake updates the message in place later
 
-        await bots(sqlite_url).start()
-        await wait_jobs_done(db, step_id)
+    async with instances(sqlite_url, fakes, 1) as (after,):
+        left = [job.kind for job in await after.store.list_jobs(step_id)]
+        await wait_jobs_done(after.store, step_id)
 
+    assert accepted.body["step_id"] == step_id
+    assert "Answered by" not in stale_text
     assert JobKind.REFRESH in left
-    (after,) = messages_for(fakes.slack, step_id)
-    assert live_buttons(after) == []
-    assert "Answered by" in text_of(after)
+    (message,) = messages_for(fakes.slack, step_id)
+    assert live_buttons(message) == []
+    assert "Answered by" in text_of(message)

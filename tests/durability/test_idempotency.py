@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from bot.domain import StepState
 from bot.fakes.intercom import Reply
 
@@ -54,7 +52,6 @@ async def test_steps_sent_to_two_instances_at_once_are_posted_once_each(
         assert len(messages_for(fakes.slack, step_id_of(payload))) == 1
 
 
-@pytest.mark.usefixtures("needs_conflict_detail_shown")
 async def test_conflict_after_our_own_dropped_attempt_is_reported_as_maybe_ours(
     fakes: Fakes, sqlite_url: str
 ) -> None:

@@ -26,8 +26,6 @@ from .helpers import (
 )
 from .server import POLL_SECONDS, TEST_LEASE_SECONDS
 
-pytestmark = pytest.mark.usefixtures("needs_lease_setting")
-
 
 def _pid_of(owner: str) -> int:
     """The process id in a lease owner's name (`host-pid-random`)."""

@@ -184,3 +184,27 @@ def test_slack_signing_matches_slack_sdk_verifier() -> None:
     assert SignatureVerifier("shh").is_valid_request(body, headers)
     assert not SignatureVerifier("other").is_valid_request(body, headers)
     assert slack_command_body({"command": "/hitl", "text": "a b"}) == "command=%2Fhitl&text=a+b"
+
+
+async def test_conversations_history_lists_newest_first_with_metadata_on_request(
+    slack: FakeSlack,
+) -> None:
+    client = client_for(slack)
+    metadata = {"event_type": "hitl_step", "event_payload": {"step_id": "s1"}}
+    first = await client.chat_postMessage(channel="C1", text="one", metadata=metadata)
+    await client.chat_postMessage(channel="C1", text="two")
+    await client.chat_postMessage(channel="C1", text="reply", thread_ts=first["ts"])
+    await client.chat_postMessage(channel="C2", text="elsewhere")
+
+    plain = await client.conversations_history(channel="C1")
+    page = await client.conversations_history(channel="C1", limit=1, include_all_metadata=True)
+    rest = await client.conversations_history(
+        channel="C1", include_all_metadata=True, cursor=page["response_metadata"]["next_cursor"]
+    )
+
+    assert [m["text"] for m in plain["messages"]] == ["two", "one"]
+    assert all("metadata" not in m for m in plain["messages"])
+    assert [m["text"] for m in page["messages"]] == ["two"]
+    assert page["has_more"] is True
+    assert rest["messages"][0]["metadata"] == metadata
+    assert rest["response_metadata"]["next_cursor"] == ""
