@@ -21,7 +21,9 @@ from typing import Any
 import aiohttp
 from processes import CHANNEL_ID, INTERCOM_CLIENT_SECRET, SLACK_SIGNING_SECRET
 
+from bot.demo import scripted_values
 from bot.domain import Step
+from bot.fakes import slack_payloads
 from bot.fakes.signing import (
     sign_intercom,
     slack_command_body,
@@ -78,61 +80,22 @@ def deliveries(intercom_origin: str, count: int) -> list[Delivery]:
 # Slack's side ----------------------------------------------------------------------------
 
 
-def _filled_values(view: dict[str, Any]) -> dict[str, Any]:
-    """`view.state.values` with the first option chosen and text typed where asked."""
-    values: dict[str, Any] = {}
-    for block in view["blocks"]:
-        if block.get("type") != "input":
-            continue
-        element = block["element"]
-        state: dict[str, Any] = {"type": element["type"]}
-        if "options" in element:
-            state["selected_option"] = element["options"][0]
-        else:
-            state["value"] = "Approved by the benchmark"
-        values[block["block_id"]] = {element["action_id"]: state}
-    return values
-
-
 def submission(step: Step, user_id: str = "U0BENCH") -> tuple[bytes, dict[str, str]]:
     """A signed view_submission of the step's form, as LocalStack.submit sends it."""
     view = build_form_view(step)
-    payload = {
-        "type": "view_submission",
-        "team": {"id": "T0001", "domain": "fake"},
-        "user": {"id": user_id, "username": user_id.lower(), "team_id": "T0001"},
-        "api_app_id": "A0HITL",
-        "token": "legacy-unused",
-        "trigger_id": f"trigger-{uuid.uuid4().hex}",
-        "view": {
-            **view,
-            "id": "V0FORM",
-            "team_id": "T0001",
-            "state": {"values": _filled_values(view)},
-            "hash": "h",
-        },
-        "response_urls": [],
-    }
+    payload = slack_payloads.view_submission(view, scripted_values(view), user_id=user_id)
     body = slack_form_body(payload)
     return body.encode(), slack_signature_headers(body, SLACK_SIGNING_SECRET)
 
 
 def slash_command(slack_api: str, text: str = "") -> tuple[bytes, dict[str, str]]:
     """A signed `/hitl` slash command."""
-    fields = {
-        "token": "legacy-unused",
-        "team_id": "T0001",
-        "team_domain": "fake",
-        "channel_id": CHANNEL_ID,
-        "channel_name": "hitl",
-        "user_id": "U0BENCH",
-        "user_name": "u0bench",
-        "command": "/hitl",
-        "text": text,
-        "api_app_id": "A0HITL",
-        "response_url": slack_api.replace("/api/", "/response/command"),
-        "trigger_id": f"trigger-{uuid.uuid4().hex}",
-    }
+    fields = slack_payloads.slash_command(
+        text,
+        user_id="U0BENCH",
+        channel_id=CHANNEL_ID,
+        response_url=slack_api.replace("/api/", "/response/command"),
+    )
     body = slack_command_body(fields)
     return body.encode(), slack_signature_headers(body, SLACK_SIGNING_SECRET)
 

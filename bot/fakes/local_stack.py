@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import json
 import time
-import uuid
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -18,6 +17,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.app import STORE, create_app
+from bot.fakes import slack_payloads
 from bot.fakes.intercom import FakeIntercom
 from bot.fakes.signing import (
     sign_intercom,
@@ -181,53 +181,22 @@ class LocalStack:
     ) -> HttpAnswer:
         """A button on the step's channel message clicked by `user_id`."""
         record = await self.store.get(step_id)
-        payload = {
-            "type": "block_actions",
-            "team": {"id": "T0001", "domain": "fake"},
-            "user": {"id": user_id, "username": user_id.lower(), "team_id": "T0001"},
-            "api_app_id": "A0HITL",
-            "token": "legacy-unused",
-            "trigger_id": f"trigger-{uuid.uuid4().hex}",
-            "container": {
-                "type": "message",
-                "message_ts": record.message_ts if record else "0",
-                "channel_id": CHANNEL_ID,
-            },
-            "channel": {"id": CHANNEL_ID, "name": "hitl"},
-            "message": {"ts": record.message_ts if record else "0", "text": ""},
-            "response_url": self.slack.response_url(response_key or f"{action_id}-{user_id}"),
-            "actions": [
-                {
-                    "type": "button",
-                    "action_id": action_id,
-                    "block_id": "hitl.actions",
-                    "value": step_id,
-                    "action_ts": f"{time.time():.6f}",
-                }
-            ],
-        }
+        message_ts = record.message_ts if record and record.message_ts else "0"
+        payload = slack_payloads.block_actions(
+            step_id,
+            action_id,
+            user_id=user_id,
+            channel_id=CHANNEL_ID,
+            message_ts=message_ts,
+            response_url=self.slack.response_url(response_key or f"{action_id}-{user_id}"),
+        )
         return await self.post_to_slack_events(slack_form_body(payload))
 
     async def submit(
         self, view: dict[str, Any], values: dict[str, Any], *, user_id: str = "U0ALICE"
     ) -> HttpAnswer:
         """Submits a form view (as opened by the bot) with Slack's `state.values`."""
-        payload = {
-            "type": "view_submission",
-            "team": {"id": "T0001", "domain": "fake"},
-            "user": {"id": user_id, "username": user_id.lower(), "team_id": "T0001"},
-            "api_app_id": "A0HITL",
-            "token": "legacy-unused",
-            "trigger_id": f"trigger-{uuid.uuid4().hex}",
-            "view": {
-                **view,
-                "id": "V0FORM",
-                "team_id": "T0001",
-                "state": {"values": values},
-                "hash": "h",
-            },
-            "response_urls": [],
-        }
+        payload = slack_payloads.view_submission(view, values, user_id=user_id)
         return await self.post_to_slack_events(slack_form_body(payload))
 
     async def load_options(
@@ -239,35 +208,17 @@ class LocalStack:
         *,
         user_id: str = "U0ALICE",
     ) -> HttpAnswer:
-        payload = {
-            "type": "block_suggestion",
-            "user": {"id": user_id, "team_id": "T0001"},
-            "team": {"id": "T0001", "domain": "fake"},
-            "api_app_id": "A0HITL",
-            "token": "legacy-unused",
-            "action_id": action_id,
-            "block_id": block_id,
-            "value": query,
-            "view": {**view, "id": "V0FORM", "team_id": "T0001"},
-        }
+        payload = slack_payloads.block_suggestion(view, action_id, block_id, query, user_id=user_id)
         return await self.post_to_slack_events(slack_form_body(payload))
 
     async def command(self, text: str = "", *, user_id: str = "U0ALICE") -> HttpAnswer:
         body = slack_command_body(
-            {
-                "token": "legacy-unused",
-                "team_id": "T0001",
-                "team_domain": "fake",
-                "channel_id": CHANNEL_ID,
-                "channel_name": "hitl",
-                "user_id": user_id,
-                "user_name": user_id.lower(),
-                "command": "/hitl",
-                "text": text,
-                "api_app_id": "A0HITL",
-                "response_url": self.slack.response_url(f"command-{user_id}"),
-                "trigger_id": f"trigger-{uuid.uuid4().hex}",
-            }
+            slack_payloads.slash_command(
+                text,
+                user_id=user_id,
+                channel_id=CHANNEL_ID,
+                response_url=self.slack.response_url(f"command-{user_id}"),
+            )
         )
         return await self.post_to_slack_events(body)
 

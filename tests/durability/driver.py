@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.fakes import slack_payloads
 from bot.fakes.intercom import FakeIntercom
 from bot.fakes.local_stack import CHANNEL_ID, INTERCOM_CLIENT_SECRET, SLACK_SIGNING_SECRET
 from bot.fakes.signing import sign_intercom, slack_form_body, slack_signature_headers
@@ -64,27 +65,14 @@ async def click(
     response_url: str = "http://127.0.0.1:9/unused",
 ) -> int:
     """A button on the step's channel message clicked by `user_id`, as Slack posts it."""
-    payload = {
-        "type": "block_actions",
-        "team": {"id": "T0001", "domain": "fake"},
-        "user": {"id": user_id, "username": user_id.lower(), "team_id": "T0001"},
-        "api_app_id": "A0HITL",
-        "token": "legacy-unused",
-        "trigger_id": f"trigger-{uuid.uuid4().hex}",
-        "container": {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL_ID},
-        "channel": {"id": CHANNEL_ID, "name": "hitl"},
-        "message": {"ts": message_ts, "text": ""},
-        "response_url": response_url,
-        "actions": [
-            {
-                "type": "button",
-                "action_id": action_id,
-                "block_id": "hitl.actions",
-                "value": step_id,
-                "action_ts": f"{time.time():.6f}",
-            }
-        ],
-    }
+    payload = slack_payloads.block_actions(
+        step_id,
+        action_id,
+        user_id=user_id,
+        channel_id=CHANNEL_ID,
+        message_ts=message_ts,
+        response_url=response_url,
+    )
     body = slack_form_body(payload)
     headers = slack_signature_headers(body, SLACK_SIGNING_SECRET)
     async with session.post(f"{url}/slack/events", data=body.encode(), headers=headers) as response:
@@ -101,16 +89,7 @@ async def submit(
     user_id: str = "U0ALICE",
 ) -> tuple[int, Any]:
     """Submits a form the bot opened, with Slack's `state.values`; returns status and body."""
-    payload = {
-        "type": "view_submission",
-        "team": {"id": "T0001", "domain": "fake"},
-        "user": {"id": user_id, "username": user_id.lower(), "team_id": "T0001"},
-        "api_app_id": "A0HITL",
-        "token": "legacy-unused",
-        "trigger_id": f"trigger-{uuid.uuid4().hex}",
-        "view": {**view, "id": "V0FORM", "team_id": "T0001", "state": {"values": values}},
-        "response_urls": [],
-    }
+    payload = slack_payloads.view_submission(view, values, user_id=user_id)
     body = slack_form_body(payload)
     headers = slack_signature_headers(body, SLACK_SIGNING_SECRET)
     async with session.post(f"{url}/slack/events", data=body.encode(), headers=headers) as response:
