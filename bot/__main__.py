@@ -1,4 +1,5 @@
-"""`python -m bot` serves the bot; `check` checks a deployment; `demo` plays samples locally."""
+"""`python -m bot` serves the bot; `check` checks a deployment; `demo` plays samples locally;
+`send-test` posts a test step to the configured channel."""
 
 from __future__ import annotations
 
@@ -19,9 +20,14 @@ def main(argv: list[str]) -> int:
         from bot.demo import run_demo
 
         return run_demo()
+    if command == "send-test":
+        from bot.send_test import run_send_test
+
+        return run_send_test()
     if command != "serve":
         print(
-            f"unknown command {command!r}; use: python -m bot [serve|check|demo]", file=sys.stderr
+            f"unknown command {command!r}; use: python -m bot [serve|check|demo|send-test]",
+            file=sys.stderr,
         )
         return 2
     try:

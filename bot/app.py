@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import aiohttp
 import httpx
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
@@ -18,14 +19,17 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetr
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import StepState
+from bot.intake import StepIntake
 from bot.intercom.client import IntercomClient
 from bot.intercom.webhook import MAX_BODY_BYTES
 from bot.jobs import StepJobs
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
 from bot.routes import IntercomWebhook, slack_events_handler
-from bot.settings import Settings
+from bot.settings import Settings, remind_mention
+from bot.slack.access import AnswerAccess
 from bot.slack.listeners import Interactions
 from bot.slack.messenger import SlackMessenger
+from bot.slack.threads import SlackThreads
 from bot.store import SqlStore
 from bot.worker import Worker
 
@@ -70,6 +74,12 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         find_posted=messenger.find_step_message,
         clock=clock,
         metrics=metrics,
+        threads=SlackThreads(jobs_slack, metrics=metrics),
+        remind_after=settings.hitl_remind_after,
+        remind_mention=(
+            remind_mention(settings.hitl_remind_mention) if settings.hitl_remind_mention else None
+        ),
+        admin_id=settings.intercom_admin_id,
     )
     worker = Worker(
         store,
@@ -90,13 +100,14 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         authorize=authorize,
         logger=logging.getLogger("bot.slack.bolt"),
     )
-    Interactions(store, worker.wake, clock=clock, metrics=metrics).register(bolt)
+    access = AnswerAccess(settings.slack_allowed_users, settings.slack_allowed_usergroup)
+    Interactions(store, worker.wake, clock=clock, metrics=metrics, access=access).register(bolt)
+    intake = StepIntake(store, clock=clock)
     webhook = IntercomWebhook(
-        store,
+        intake,
         worker.wake,
         client_secret=settings.intercom_client_secret.get_secret_value(),
         allowed_origins=settings.intercom_api_origins,
-        clock=clock,
         metrics=metrics,
     )
 
@@ -117,7 +128,29 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
             await http.aclose()
             await store.close()
 
+    async def slack_http(_app: web.Application) -> AsyncIterator[None]:
+        # One pooled session for every Slack call (slack_sdk otherwise opens a session,
+        # and a connection, per call). Closed last: the worker's jobs use it until they stop.
+        session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT_SECONDS))
+        jobs_slack.session = session
+        listeners_slack.session = session  # Bolt's per-request clients take it from here
+        try:
+            yield
+        finally:
+            await session.close()
+
+    async def webhook_intake(_app: web.Application) -> AsyncIterator[None]:
+        # Started after the store is migrated; stopped (after committing what is queued)
+        # before the worker and the store.
+        intake.start()
+        try:
+            yield
+        finally:
+            await intake.stop()
+
+    app.cleanup_ctx.append(slack_http)
     app.cleanup_ctx.append(lifecycle)
+    app.cleanup_ctx.append(webhook_intake)
     app.router.add_post("/intercom/webhook", webhook.handle)
     app.router.add_post("/slack/events", slack_events_handler(bolt))  # type: ignore[arg-type]
 

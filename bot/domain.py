@@ -84,6 +84,8 @@ class Step(_Frozen):
     attributes: tuple[Attribute, ...]
     expires_at: int | None = None
     created_at: int | None = None
+    # A sample posted by `/hitl test` or `python -m bot send-test`: its answer goes nowhere.
+    test: bool = False
 
     @property
     def single_boolean(self) -> bool:
@@ -106,6 +108,8 @@ class Answer(_Frozen):
     user_id: str
     values: tuple[AnswerValue, ...]
     submitted_at: float
+    # The teammate's optional note for the channel and the audit trail; never sent to Fin.
+    comment: str | None = None
 
 
 class StepRecord(_Frozen):
@@ -121,3 +125,5 @@ class StepRecord(_Frozen):
     # Why the step settled as it did, in words for the channel (e.g. the 403 reason).
     outcome_detail: str | None = None
     settled_at: float | None = None
+    # Thread reminders posted so far about this (unanswered) step.
+    reminders_sent: int = 0

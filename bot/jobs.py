@@ -1,4 +1,5 @@
-"""What each durable job does to a step: post it, deliver its answer, refresh or expire it.
+"""What each durable job does to a step: post it, deliver its answer, refresh or expire it,
+tell its thread how it settled, remind the channel of it, add Intercom's audit note.
 
 Every handler is safe to run again: a job whose instance died mid-way is taken up by
 another, so each one first checks what is already done.
@@ -15,17 +16,25 @@ from bot.intercom.client import (
     CallbackOutcome,
     CallbackResult,
     IntercomClient,
+    NoteRefused,
     RetryableCallbackError,
+    note_body_text,
 )
 from bot.intercom.links import conversation_url
 from bot.metrics import Metrics
+from bot.slack.form import attribute_label
 from bot.slack.messenger import PostedMessage, SlackMessenger, SlackPermanent, SlackRetryable
+from bot.slack.threads import SlackThreads
+from bot.slack.trail import reminder_text, trail_text
 from bot.store import Job, JobKind, SqlStore
 from bot.worker import JobHandler, RetryLater
 
 log = logging.getLogger(__name__)
 
 _OPEN = (StepState.RECEIVED, StepState.POSTED)
+# Reminders per unanswered step, `remind_after` seconds apart.
+MAX_REMINDERS = 3
+TEST_SINK_DETAIL = "test — not sent to Intercom"
 
 # Finds the message an earlier attempt posted for a step: (channel_id, step_id) → message.
 FindPosted = Callable[[str, str], Awaitable[PostedMessage | None]]
@@ -43,6 +52,10 @@ class StepJobs:
         find_posted: FindPosted | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.time,
+        threads: SlackThreads | None = None,
+        remind_after: float | None = None,
+        remind_mention: str | None = None,
+        admin_id: str | None = None,
     ) -> None:
         self._store = store
         self._messenger = messenger
@@ -52,6 +65,11 @@ class StepJobs:
         self._find_posted = find_posted
         self._metrics = metrics or Metrics()
         self._clock = clock
+        self._threads = threads
+        # Reminders need somewhere to post them.
+        self._remind_after = remind_after if threads is not None else None
+        self._remind_mention = remind_mention
+        self._admin_id = admin_id
 
     def handlers(self) -> dict[str, JobHandler]:
         return {
@@ -59,6 +77,9 @@ class StepJobs:
             JobKind.DELIVER: self.deliver,
             JobKind.REFRESH: self.refresh,
             JobKind.EXPIRE: self.expire,
+            JobKind.TRAIL: self.trail,
+            JobKind.REMIND: self.remind,
+            JobKind.NOTE: self.note,
         }
 
     async def post(self, job: Job) -> None:
@@ -80,8 +101,9 @@ class StepJobs:
                 extra=_ids(record) | {"job_kind": job.kind, "reason": exc.reason},
             )
             return
+        remind_at = None if self._remind_after is None else self._clock() + self._remind_after
         await self._store.mark_posted(
-            record.step.step_id, posted.channel_id, posted.ts, posted.permalink
+            record.step.step_id, posted.channel_id, posted.ts, posted.permalink, remind_at=remind_at
         )
         log.info("step posted", extra=_ids(record) | {"channel_id": posted.channel_id})
 
@@ -113,6 +135,10 @@ class StepJobs:
     async def deliver(self, job: Job) -> None:
         record = await self._store.get(job.step_id)
         if record is None or record.state != StepState.SUBMITTED or record.answer is None:
+            return
+        if record.step.test:
+            # A test step's answer goes to this local sink: nothing leaves the bot.
+            await self._settle(record, StepState.ANSWERED, TEST_SINK_DETAIL)
             return
         try:
             result = await self._intercom.send_answer(record.step, record.answer.values)
@@ -152,6 +178,105 @@ class StepJobs:
             return
         await self._settle(record, StepState.EXPIRED, None, from_states=_OPEN)
 
+    async def trail(self, job: Job) -> None:
+        """Says in the step's thread how it settled (one job per settling)."""
+        record = await self._store.get(job.step_id)
+        if self._threads is None or record is None or record.message_ts is None:
+            return
+        text = trail_text(record)
+        if text is None or record.channel_id is None:
+            return
+        try:
+            await self._threads.reply(record.channel_id, record.message_ts, text)
+        except SlackRetryable as exc:
+            # Not bound by the step's expiry: an expired step's trail is news too.
+            if self._clock() - job.created_at < self._give_up_after:
+                raise RetryLater(exc.reason, delay=exc.retry_after) from exc
+            log.error(
+                "giving up replying in the step's thread",
+                extra=_ids(record) | {"job_kind": job.kind, "reason": exc.reason},
+            )
+        except SlackPermanent as exc:
+            log.error(
+                "could not reply in the step's thread; giving up",
+                extra=_ids(record) | {"job_kind": job.kind, "reason": exc.reason},
+            )
+
+    async def remind(self, job: Job) -> None:
+        """Reminds the thread of a step still unanswered; schedules the next reminder."""
+        record = await self._store.get(job.step_id)
+        if (
+            self._threads is None
+            or self._remind_after is None
+            or record is None
+            or not record.state.is_open
+            or record.channel_id is None
+            or record.message_ts is None
+            or record.reminders_sent >= MAX_REMINDERS
+        ):
+            return
+        now = self._clock()
+        text = reminder_text(now - record.received_at, self._remind_mention)
+        try:
+            await self._threads.reply(record.channel_id, record.message_ts, text)
+        except SlackRetryable as exc:
+            self._retry_or_give_up(job, record, exc.reason, exc.retry_after)
+            return
+        except SlackPermanent as exc:
+            log.error(
+                "could not post a reminder; no more reminders for this step",
+                extra=_ids(record) | {"job_kind": job.kind, "reason": exc.reason},
+            )
+            return
+        last = record.reminders_sent + 1 >= MAX_REMINDERS
+        await self._store.reminder_sent(
+            record.step.step_id, None if last else now + self._remind_after
+        )
+        log.info("reminder posted", extra=_ids(record) | {"reminder": record.reminders_sent + 1})
+
+    async def note(self, job: Job) -> None:
+        """Adds the audit note ("Answered in Slack by …") to the Intercom conversation."""
+        record = await self._store.get(job.step_id)
+        if (
+            self._admin_id is None
+            or record is None
+            or record.step.test
+            or record.state != StepState.ANSWERED
+            or record.answer is None
+        ):
+            return
+        answer = record.answer
+        name = answer.user_id
+        if self._threads is not None:
+            try:
+                name = await self._threads.real_name(answer.user_id) or answer.user_id
+            except (SlackRetryable, SlackPermanent) as exc:
+                # The id alone still says who answered; not worth holding the note back.
+                log.warning(
+                    "could not look up who answered; the note names their Slack id only",
+                    extra=_ids(record) | {"reason": exc.reason},
+                )
+        labels = {a.identifier: attribute_label(a) for a in record.step.attributes}
+        values = [(labels.get(v.identifier, v.identifier), v.display) for v in answer.values]
+        body = note_body_text(name, answer.user_id, values, answer.comment)
+        try:
+            await self._intercom.add_note(record.step, self._admin_id, body)
+        except RetryableCallbackError as exc:
+            if self._clock() - job.created_at >= self._give_up_after:
+                log.error(
+                    "giving up adding the audit note",
+                    extra=_ids(record) | {"job_kind": job.kind, "reason": exc.reason},
+                )
+                return
+            raise RetryLater(exc.reason, delay=exc.retry_after) from exc
+        except NoteRefused as exc:
+            log.error(
+                "Intercom refused the audit note; giving up",
+                extra=_ids(record) | {"job_kind": job.kind, "reason": exc.reason},
+            )
+            return
+        log.info("audit note added", extra=_ids(record))
+
     async def _settle(
         self,
         record: StepRecord,
@@ -160,8 +285,16 @@ class StepJobs:
         *,
         from_states: tuple[StepState, ...] = (StepState.SUBMITTED,),
     ) -> None:
+        then = [JobKind.TRAIL] if self._threads is not None else []
+        if state == StepState.ANSWERED and self._admin_id is not None and not record.step.test:
+            then.append(JobKind.NOTE)
         changed = await self._store.settle(
-            record.step.step_id, state, detail, self._clock(), from_states=from_states
+            record.step.step_id,
+            state,
+            detail,
+            self._clock(),
+            from_states=from_states,
+            then=then,
         )
         if not changed:
             return

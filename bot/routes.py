@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
+from bot.intake import IntakeClosed, StepIntake
 from bot.intercom.webhook import (
     MAX_BODY_BYTES,
     WebhookRejected,
@@ -17,30 +17,31 @@ from bot.intercom.webhook import (
     signature_is_valid,
 )
 from bot.metrics import Metrics
-from bot.store import SqlStore
 
 log = logging.getLogger(__name__)
 
 
 class IntercomWebhook:
-    """Verifies, parses and durably stores a delivery before answering 200."""
+    """Verifies, parses and durably stores a delivery before answering 200.
+
+    Steps are stored through the intake, which commits concurrent deliveries together;
+    the 200 still goes out only once this delivery's own step is committed.
+    """
 
     def __init__(
         self,
-        store: SqlStore,
+        intake: StepIntake,
         wake_worker: Callable[[], None],
         *,
         client_secret: str,
         allowed_origins: list[str],
-        clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
     ) -> None:
         self._metrics = metrics or Metrics()
-        self._store = store
+        self._intake = intake
         self._wake_worker = wake_worker
         self._client_secret = client_secret
         self._allowed_origins = allowed_origins
-        self._clock = clock
 
     async def handle(self, request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
@@ -61,7 +62,16 @@ class IntercomWebhook:
             self._metrics.webhooks.labels("ignored").inc()
             return web.json_response({"ok": True, "ignored": delivery.topic})
         step = delivery.step
-        (is_new,) = await self._store.add_steps([step], self._clock())
+        try:
+            is_new = await self._intake.add(step)
+        except IntakeClosed:
+            self._metrics.webhooks.labels("unavailable").inc()
+            return web.json_response({"ok": False, "error": "shutting down"}, status=503)
+        except Exception:
+            # Logged by the intake; nothing of this step was stored, so Intercom's retry
+            # of it starts afresh.
+            self._metrics.webhooks.labels("unavailable").inc()
+            return web.json_response({"ok": False, "error": "could not store the step"}, status=503)
         self._metrics.webhooks.labels("accepted" if is_new else "duplicate").inc()
         if is_new:
             self._wake_worker()

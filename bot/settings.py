@@ -39,6 +39,34 @@ def normalise_origin(url: str) -> str:
     return f"{parts.scheme}://{host}{port}"
 
 
+_SUBTEAM_MENTION = re.compile(r"^<!subteam\^[A-Z0-9]{2,}(\|[^<>]*)?>$")
+_USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)>$")
+_SPECIAL_MENTION = frozenset({"<!here>", "<!channel>"})
+
+
+def remind_mention(value: str) -> str:
+    """Slack mrkdwn for `HITL_REMIND_MENTION`: `<!subteam^S…>`, `<!here>`, or user ids.
+
+    User ids may be bare (`U1,U2`) or already wrapped (`<@U1>`); anything else is refused,
+    so a typo cannot put raw text into a message.
+    """
+    value = value.strip()
+    if _SUBTEAM_MENTION.match(value) or value in _SPECIAL_MENTION:
+        return value
+    mentions = []
+    for part in (p.strip() for p in value.split(",")):
+        if not part:
+            continue
+        wrapped = _USER_MENTION.match(part)
+        user_id = wrapped.group(1) if wrapped else part
+        if not re.match(r"^[UW][A-Z0-9]+$", user_id):
+            raise ValueError("must be <!subteam^S…>, <!here>, or comma-separated user IDs")
+        mentions.append(f"<@{user_id}>")
+    if not mentions:
+        raise ValueError("must be <!subteam^S…>, <!here>, or comma-separated user IDs")
+    return " ".join(mentions)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
@@ -73,6 +101,18 @@ class Settings(BaseSettings):
     # sees the instance leave before connections are refused. 0 for a single instance.
     hitl_drain_seconds: float = Field(default=0.0, ge=0, le=60)
 
+    # Who may answer: user ids, and/or members of one user group. Neither set: anyone.
+    slack_allowed_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    slack_allowed_usergroup: str | None = None
+
+    # Seconds an unanswered step waits before a reminder in its thread (unset: none),
+    # and who the reminder mentions (`<!subteam^S…>` or user ids `U1,U2`).
+    hitl_remind_after: float | None = Field(default=None, gt=0)
+    hitl_remind_mention: str | None = None
+
+    # The Intercom admin the audit note after an answer is written as (unset: no note).
+    intercom_admin_id: str | None = None
+
     log_format: str = Field(default="text", pattern="^(json|text)$")
     log_level: str = Field(default="INFO", pattern="(?i)^(debug|info|warning|error|critical)$")
 
@@ -105,6 +145,43 @@ class Settings(BaseSettings):
     def _slack_api_url(cls, value: str) -> str:
         normalise_origin(value)
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("slack_allowed_users", mode="before")
+    @classmethod
+    def _split_users(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("slack_allowed_users")
+    @classmethod
+    def _user_ids(cls, value: list[str]) -> list[str]:
+        for user_id in value:
+            if not _SLACK_ID.match(user_id):
+                raise ValueError("must be comma-separated user IDs such as U0123ABCD")
+        return value
+
+    @field_validator("slack_allowed_usergroup", "intercom_admin_id", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("slack_allowed_usergroup")
+    @classmethod
+    def _usergroup_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _SLACK_ID.match(value):
+            raise ValueError("must be a user group ID such as S0123ABCD")
+        return value
+
+    @field_validator("hitl_remind_mention")
+    @classmethod
+    def _mention_shape(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            remind_mention(value)
+            return value.strip()
+        return None
 
     @field_validator("intercom_api_origins", mode="before")
     @classmethod

@@ -121,5 +121,18 @@ def test_bot_scopes_cover_posting_and_the_command(manifest: dict[str, Any]) -> N
     assert "commands" in scopes
 
 
+def test_bot_scopes_let_it_read_the_allowed_usergroup(manifest: dict[str, Any]) -> None:
+    """SLACK_ALLOWED_USERGROUP is checked with usergroups.users.list."""
+    assert "usergroups:read" in manifest["oauth_config"]["scopes"]["bot"]
+
+
+def test_home_tab_is_enabled_and_subscribed_to_app_home_opened(manifest: dict[str, Any]) -> None:
+    events = manifest["settings"]["event_subscriptions"]
+
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert events["bot_events"] == ["app_home_opened"]
+    assert urlsplit(events["request_url"]).path == EVENTS_PATH
+
+
 def test_app_is_served_over_http_not_socket_mode(manifest: dict[str, Any]) -> None:
     assert manifest["settings"]["socket_mode_enabled"] is False

@@ -6,10 +6,12 @@ another try later; every other answer is final and comes back as a `CallbackResu
 
 from __future__ import annotations
 
+import html
 import logging
 import time
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -43,6 +45,39 @@ class RetryableCallbackError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+
+
+class NoteRefused(Exception):
+    """Intercom refused the audit note for good (4xx other than 429); trying again won't help."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# The audit note's wording; `{…}` fields are filled with HTML-escaped text.
+NOTE_ANSWERED = "Answered in Slack by {name} ({user_id}): {values}"
+NOTE_COMMENT = "<br>Comment: {comment}"
+_NOTE_TEXT_MAX = 4000
+
+
+def note_body_text(
+    name: str, user_id: str, values: list[tuple[str, str]], comment: str | None
+) -> str:
+    """The note's HTML body: who answered in Slack, what (label, shown value), and why."""
+    shown = "; ".join(f"{label}: {value}" for label, value in values)
+    text = NOTE_ANSWERED.format(
+        name=html.escape(name), user_id=html.escape(user_id), values=html.escape(shown)
+    )
+    if comment and comment.strip():
+        text += NOTE_COMMENT.format(comment=html.escape(comment.strip()))
+    return text[:_NOTE_TEXT_MAX]
+
+
+def note_url(callback_url: str, conversation_id: str) -> str:
+    """Where a conversation's replies go, on the same API origin as the step's callback."""
+    parts = urlsplit(callback_url)
+    return f"{parts.scheme}://{parts.netloc}/conversations/{quote(conversation_id, safe='')}/reply"
 
 
 def callback_body(step: Step, values: tuple[AnswerValue, ...]) -> dict[str, object]:
@@ -92,6 +127,31 @@ class IntercomClient:
             self._metrics.callback_latency.observe(time.perf_counter() - started)
         self._metrics.callback_attempts.labels(str(response.status_code)).inc()
         return _result_of(response)
+
+    async def add_note(self, step: Step, admin_id: str, body: str) -> None:
+        """Adds an internal note to the step's conversation, as `admin_id`.
+
+        Raises RetryableCallbackError (network, 429, 5xx) or NoteRefused (other 4xx).
+        """
+        url = note_url(step.callback_url, step.conversation_id)
+        payload = {"message_type": "note", "type": "admin", "admin_id": admin_id, "body": body}
+        try:
+            response = await self._http.post(url, json=payload, headers=self._headers)
+        except httpx.TimeoutException as exc:
+            raise RetryableCallbackError("Intercom did not answer the note in time") from exc
+        except httpx.TransportError as exc:
+            raise RetryableCallbackError(
+                f"could not reach Intercom for the note ({exc.__class__.__name__})"
+            ) from exc
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        if status == 429 or status >= 500:
+            raise RetryableCallbackError(
+                f"Intercom answered the note with {status}", retry_after=_retry_after(response)
+            )
+        reason = _error_message(response) or "no reason given"
+        raise NoteRefused(f"Intercom refused the note ({status}): {reason}")
 
 
 def _result_of(response: httpx.Response) -> CallbackResult:

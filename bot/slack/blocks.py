@@ -1,4 +1,4 @@
-"""Block Kit messages: a step's channel message in each state, and the `/hitl` list."""
+"""Block Kit messages: a step's channel message in each state, the `/hitl` list and stats."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from bot.slack.text import (
     plain_text,
     truncate,
 )
+from bot.stats import ProcedureStats
 
 OPEN_ACTION_ID = "hitl.open"
 YES_ACTION_ID = "hitl.answer.yes"
@@ -82,6 +83,32 @@ TYPE_WORDS = {
 LIST_ONE = "one option"
 LIST_MANY = "one of {count} options"
 UNKNOWN_TYPE_WORD = "text"
+
+STATS_HEADING = "*Last 7 days, per procedure*"
+STATS_NONE = "No steps answered or expired in the last 7 days."
+STATS_LINE = "*{procedure}*\n{answered} answered · {expired} expired · time to answer: {times}"
+STATS_TIMES = "median {median}, p90 {p90}"
+STATS_NO_TIMES = "none answered"
+STATS_UNNAMED = "(no procedure name)"
+STATS_MORE = "…and {count} more procedures"
+# One heading, the rows, and a "more" line stay well within a message's 50 blocks.
+STATS_SHOWN_MAX = 45
+
+HOME_PENDING_HEADER = "Waiting for a teammate"
+HOME_MINE_HEADER = "Answered by you recently"
+HOME_NOTHING_PENDING = "Nothing pending 🎉"
+HOME_NOTHING_MINE = "You haven't answered any steps yet."
+HOME_MINE_LINE = "*{procedure}* · {conversation} · {outcome}"
+HOME_OUTCOMES = {
+    StepState.SUBMITTED: "⏳ sending to Fin",
+    StepState.ANSWERED: "✅ answered",
+    StepState.EXPIRED: "⌛ expired",
+    StepState.FULFILLED_ELSEWHERE: "↪️ answered elsewhere",
+    StepState.FAILED: "❌ not delivered",
+}
+HOME_OPEN_ACTION_ID = "hitl.open.home"
+HOME_PENDING_SHOWN_MAX = 20
+HOME_MINE_SHOWN_MAX = 10
 
 PENDING_SHOWN_MAX = 20
 BLOCK_KIT_BUILDER = "https://app.slack.com/block-kit-builder/#"
@@ -244,7 +271,9 @@ def _outcome_text(record: StepRecord) -> str:
     detail = record.outcome_detail.strip() if record.outcome_detail else ""
     safe_detail = mrkdwn_text(detail, _DETAIL_SHOWN_MAX)
     if record.state is StepState.ANSWERED:
-        return _answered_text(record.step, answer)
+        text = _answered_text(record.step, answer)
+        # e.g. a test step's "not sent to Intercom": worth saying under the answer.
+        return f"{text}\n_{safe_detail}_" if detail else text
     if record.state is StepState.EXPIRED:
         return safe_detail if detail else EXPIRED
     if record.state is StepState.FULFILLED_ELSEWHERE:
@@ -345,6 +374,88 @@ def pending_list(
             _context("hitl.pending.more", MORE_NOT_SHOWN.format(count=total - len(shown)))
         )
     return {"text": summary, "blocks": blocks}
+
+
+def duration(seconds: float) -> str:
+    """A short human duration: `45 s`, `12 min`, `3.5 h`, `2.1 d`."""
+    if seconds < 60:
+        return f"{int(seconds)} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def stats_message(rows: Sequence[ProcedureStats]) -> dict[str, Any]:
+    """The `/hitl stats` answer: one section per procedure, busiest first."""
+    if not rows:
+        return {"text": STATS_NONE, "blocks": [_section("hitl.stats.none", STATS_NONE)]}
+    blocks = [_section("hitl.stats.heading", STATS_HEADING)]
+    for index, row in enumerate(rows[:STATS_SHOWN_MAX]):
+        times = (
+            STATS_TIMES.format(median=duration(row.median_seconds), p90=duration(row.p90_seconds))
+            if row.median_seconds is not None and row.p90_seconds is not None
+            else STATS_NO_TIMES
+        )
+        line = STATS_LINE.format(
+            procedure=mrkdwn_text(row.procedure or STATS_UNNAMED, _NAME_SHOWN_MAX),
+            answered=row.answered,
+            expired=row.expired,
+            times=times,
+        )
+        blocks.append(_section(f"hitl.stats.{index}", line))
+    if len(rows) > STATS_SHOWN_MAX:
+        more = STATS_MORE.format(count=len(rows) - STATS_SHOWN_MAX)
+        blocks.append(_context("hitl.stats.more", more))
+    return {"text": STATS_HEADING.strip("*"), "blocks": blocks}
+
+
+def home_view(
+    pending: Sequence[StepRecord],
+    *,
+    pending_total: int,
+    mine: Sequence[StepRecord],
+    now: float,
+) -> dict[str, Any]:
+    """The App Home tab: open steps newest first, each with an Answer button, then the
+    viewer's recent answers. At most ~35 blocks, well within a view's 100."""
+    blocks: list[dict[str, Any]] = [
+        _header_text("hitl.home.pending", HOME_PENDING_HEADER),
+    ]
+    shown = [r for r in pending if len(r.step.step_id) <= BUTTON_VALUE_MAX]
+    shown = shown[:HOME_PENDING_SHOWN_MAX]
+    if not shown:
+        blocks.append(_section("hitl.home.none", HOME_NOTHING_PENDING))
+    for index, record in enumerate(shown):
+        block = _section(f"hitl.home.pending.{index}", _pending_line(record, record.permalink, now))
+        block["accessory"] = _button(
+            ANSWER_BUTTON, HOME_OPEN_ACTION_ID, record.step.step_id, "primary"
+        )
+        blocks.append(block)
+    total = max(pending_total, len(shown))
+    if total > len(shown):
+        blocks.append(_context("hitl.home.more", MORE_NOT_SHOWN.format(count=total - len(shown))))
+    blocks += [
+        {"type": "divider", "block_id": "hitl.home.divider"},
+        _header_text("hitl.home.mine", HOME_MINE_HEADER),
+    ]
+    if not mine:
+        blocks.append(_context("hitl.home.mine.none", HOME_NOTHING_MINE))
+    for index, record in enumerate(mine[:HOME_MINE_SHOWN_MAX]):
+        line = HOME_MINE_LINE.format(
+            procedure=mrkdwn_text(procedure_title(record.step), _NAME_SHOWN_MAX),
+            conversation=mrkdwn_text(
+                CONVERSATION.format(id=record.step.conversation_id), _ID_SHOWN_MAX
+            ),
+            outcome=HOME_OUTCOMES.get(record.state, record.state.value),
+        )
+        blocks.append(_section(f"hitl.home.mine.{index}", line))
+    return {"type": "home", "callback_id": "hitl.home", "blocks": blocks}
+
+
+def _header_text(block_id: str, text: str) -> dict[str, Any]:
+    return {"type": "header", "block_id": block_id, "text": plain_text(text, HEADER_TEXT_MAX)}
 
 
 def block_kit_builder_url(payload: dict[str, Any]) -> str:

@@ -36,6 +36,8 @@ VALUE_ACTION_PREFIX = "hitl.value."
 OPTIONS_ACTION_PREFIX = "hitl.options."
 # What the Bolt options listener matches; only external selects load options.
 OPTIONS_ACTION_PATTERN = r"^hitl\.options\."
+COMMENT_BLOCK_ID = "hitl.comment"
+COMMENT_ACTION_ID = "hitl.comment.value"
 
 # User-facing strings of the form.
 TITLE = "Answer Fin"
@@ -58,6 +60,8 @@ ERROR_NUMBER = "Please enter a number"
 ERROR_TOO_LARGE = "That number is too large for Fin"
 ERROR_DATE = "Please pick a date"
 ERROR_DATETIME = "Please pick a date and time"
+COMMENT_LABEL = "Comment (optional)"
+COMMENT_HINT = "For your teammates and the conversation's notes; Fin never sees it."
 
 # JSON numbers beyond 2**53 lose precision on the way to Intercom.
 INTEGER_LIMIT = 2**53
@@ -297,8 +301,11 @@ def build_form_view(step: Step) -> dict[str, Any]:
             f"{len(step.attributes)} attributes do not fit in one modal ({VIEW_BLOCKS_MAX} blocks)"
         )
     inputs = [_input_block(i, a) for i, a in enumerate(step.attributes)]
-    # The inputs are the answer; the intro is only context and goes first when space runs out.
+    # The inputs are the answer; the intro is only context and goes first when space runs
+    # out, and the optional comment goes before it.
     intro = _intro_blocks(step)[: VIEW_BLOCKS_MAX - len(inputs)]
+    if len(intro) + len(inputs) < VIEW_BLOCKS_MAX:
+        inputs.append(_comment_block())
     return {
         "type": "modal",
         "callback_id": CALLBACK_ID,
@@ -308,6 +315,32 @@ def build_form_view(step: Step) -> dict[str, Any]:
         "close": plain_text(CLOSE, VIEW_CLOSE_MAX),
         "blocks": intro + inputs,
     }
+
+
+def _comment_block() -> dict[str, Any]:
+    return {
+        "type": "input",
+        "block_id": COMMENT_BLOCK_ID,
+        "label": plain_text(COMMENT_LABEL, LABEL_MAX),
+        "hint": plain_text(COMMENT_HINT, HINT_MAX),
+        "optional": True,
+        "element": {
+            "type": "plain_text_input",
+            "action_id": COMMENT_ACTION_ID,
+            "multiline": True,
+            "max_length": PLAIN_TEXT_INPUT_MAX,
+        },
+    }
+
+
+def comment_of(state_values: dict[str, Any]) -> str | None:
+    """The optional comment from a submission's `view.state.values`; None when blank."""
+    block = state_values.get(COMMENT_BLOCK_ID)
+    element = block.get(COMMENT_ACTION_ID) if isinstance(block, dict) else None
+    value = element.get("value") if isinstance(element, dict) else None
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip()[:PLAIN_TEXT_INPUT_MAX]
 
 
 class _Invalid(Exception):

@@ -18,15 +18,19 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import Answer, AnswerValue, StepRecord
 from bot.metrics import Metrics
-from bot.slack.blocks import pending_list
+from bot.samples import test_step
+from bot.slack.access import NOT_ALLOWED, AnswerAccess
+from bot.slack.blocks import home_view, pending_list, stats_message
 from bot.slack.form import (
     FormTooLarge,
     boolean_answer,
     build_form_view,
+    comment_of,
     options_for_query,
     parse_submission,
 )
-from bot.slack.notices import closed_view, why_closed
+from bot.slack.notices import closed_view, notice_view, why_closed
+from bot.stats import STATS_WINDOW_SECONDS, procedure_stats
 from bot.store import SqlStore
 
 log = logging.getLogger(__name__)
@@ -38,11 +42,21 @@ SUBMIT_CALLBACK = "hitl.submit"
 OPTIONS_ACTION = re.compile(r"^hitl\.options\.(\d+)$")
 HITL_HELP = (
     "*/hitl* lists the Fin steps waiting for a teammate, newest first, with a link to each.\n"
+    "*/hitl stats* shows, per procedure over the last 7 days, how many steps were answered "
+    "and expired, and the median and 90th-percentile time to answer.\n"
+    "*/hitl test* posts a test step to the channel; its answer is not sent to Intercom.\n"
     "*/hitl help* shows this text.\n"
     "Answer a step with its *Answer* button (or *Yes* / *No*) on the channel message."
 )
 # /hitl shows this many steps; the rest are counted, not listed (Block Kit caps a message).
 PENDING_SHOWN = 20
+TEST_QUEUED = (
+    "🧪 A test step is on its way to the channel. Answer it there: the answer is shown "
+    "but not sent to Intercom."
+)
+# The Home tab lists this many open steps and this many of the viewer's answers.
+HOME_PENDING_SHOWN = 20
+HOME_MINE_SHOWN = 10
 
 
 class Interactions:
@@ -53,8 +67,10 @@ class Interactions:
         *,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
+        access: AnswerAccess | None = None,
     ) -> None:
         self._metrics = metrics or Metrics()
+        self._access = access or AnswerAccess()
         self._store = store
         self._wake_worker = wake_worker
         self._clock = clock
@@ -66,6 +82,7 @@ class Interactions:
         app.view(SUBMIT_CALLBACK)(self.submit_form)
         app.options(OPTIONS_ACTION)(self.list_options)
         app.command("/hitl")(self.list_pending)
+        app.event("app_home_opened")(self.publish_home)
 
     async def open_form(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
@@ -73,7 +90,10 @@ class Interactions:
         await ack()
         record = await self._store.get(_action_value(body))
         if record is None or not record.state.is_open:
-            await _tell(respond, why_closed(record))
+            await self._tell_clicker(body, client, respond, why_closed(record))
+            return
+        if not await self._access.allows(_user_id(body), client):
+            await self._tell_clicker(body, client, respond, NOT_ALLOWED)
             return
         try:
             view = build_form_view(record.step)
@@ -85,19 +105,32 @@ class Interactions:
             return
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    async def answer_yes(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await self._answer_boolean(ack, body, respond, True)
+    async def answer_yes(
+        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await self._answer_boolean(ack, body, respond, client, True)
 
-    async def answer_no(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        await self._answer_boolean(ack, body, respond, False)
+    async def answer_no(
+        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await self._answer_boolean(ack, body, respond, client, False)
 
     async def _answer_boolean(
-        self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, value: bool
+        self,
+        ack: AsyncAck,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        client: AsyncWebClient,
+        value: bool,
     ) -> None:
         record = await self._store.get(_action_value(body))
         if record is None or not record.state.is_open or not record.step.single_boolean:
             await ack()
             await _tell(respond, why_closed(record))
+            return
+        if not await self._access.allows(_user_id(body), client):
+            await ack()
+            await _tell(respond, NOT_ALLOWED)
             return
         # Claimed before the ack: Bolt answers Slack at ack() and runs the rest of a
         # listener in the background, so an answer acknowledged first could die with it.
@@ -106,17 +139,24 @@ class Interactions:
         if not won:
             await _tell(respond, why_closed(current))
 
-    async def submit_form(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def submit_form(
+        self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
         view = body.get("view") or {}
         record = await self._store.get(_step_id_of_view(view))
         if record is None or not record.state.is_open:
             await ack(response_action="update", view=closed_view(record))
             return
-        values, errors = parse_submission(record.step, view.get("state", {}).get("values", {}))
+        # Never trust that the form was only shown to someone allowed: check again here.
+        if not await self._access.allows(_user_id(body), client):
+            await ack(response_action="update", view=notice_view(NOT_ALLOWED))
+            return
+        state_values = view.get("state", {}).get("values", {})
+        values, errors = parse_submission(record.step, state_values)
         if errors:
             await ack(response_action="errors", errors=errors)
             return
-        won, current = await self._claim(record, values, body)
+        won, current = await self._claim(record, values, body, comment_of(state_values))
         if won:
             await ack()
         else:
@@ -135,9 +175,20 @@ class Interactions:
             return
         await ack(options=options_for_query(attributes[index], str(body.get("value") or "")))
 
-    async def list_pending(self, ack: AsyncAck, command: dict[str, Any]) -> None:
-        if str(command.get("text") or "").strip().lower() == "help":
+    async def list_pending(
+        self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        text = str(command.get("text") or "").strip().lower()
+        if text == "test":
+            await ack(response_type="ephemeral", text=await self._send_test(command, client))
+            return
+        if text == "help":
             await ack(response_type="ephemeral", text=HITL_HELP)
+            return
+        if text == "stats":
+            settled = await self._store.settled_since(self._clock() - STATS_WINDOW_SECONDS)
+            stats = stats_message(procedure_stats(settled))
+            await ack(response_type="ephemeral", text=stats["text"], blocks=stats["blocks"])
             return
         records, total = await self._store.pending(PENDING_SHOWN)
         message = pending_list(
@@ -148,11 +199,48 @@ class Interactions:
         )
         await ack(response_type="ephemeral", text=message["text"], blocks=message["blocks"])
 
+    async def _send_test(self, command: dict[str, Any], client: AsyncWebClient) -> str:
+        """Queues a test step for the channel; says what happens (mrkdwn)."""
+        user_id = str(command.get("user_id") or "")
+        if not await self._access.allows(user_id, client):
+            return NOT_ALLOWED
+        step = test_step(self._clock())
+        await self._store.add_steps([step], self._clock())
+        self._wake_worker()
+        log.info("test step queued", extra={"step_id": step.step_id, "user_id": user_id})
+        return TEST_QUEUED
+
+    async def publish_home(self, event: dict[str, Any], client: AsyncWebClient) -> None:
+        """Publishes the viewer's Home tab: open steps to answer, and their recent answers."""
+        if event.get("tab", "home") != "home":
+            return
+        user_id = str(event.get("user") or "")
+        if not user_id:
+            return
+        pending, total = await self._store.pending(HOME_PENDING_SHOWN)
+        mine = await self._store.answered_by(user_id, HOME_MINE_SHOWN)
+        view = home_view(pending, pending_total=total, mine=mine, now=self._clock())
+        await client.views_publish(user_id=user_id, view=view)
+
+    async def _tell_clicker(
+        self, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, text: str
+    ) -> None:
+        """An ephemeral note, or a small modal when the click came from the Home tab
+        (which has no response_url to answer)."""
+        if body.get("response_url"):
+            await _tell(respond, text)
+        else:
+            await client.views_open(trigger_id=body["trigger_id"], view=notice_view(text))
+
     async def _claim(
-        self, record: StepRecord, values: tuple[AnswerValue, ...], body: dict[str, Any]
+        self,
+        record: StepRecord,
+        values: tuple[AnswerValue, ...],
+        body: dict[str, Any],
+        comment: str | None = None,
     ) -> tuple[bool, StepRecord | None]:
         now = self._clock()
-        answer = Answer(user_id=_user_id(body), values=values, submitted_at=now)
+        answer = Answer(user_id=_user_id(body), values=values, submitted_at=now, comment=comment)
         result = await self._store.claim_answer(record.step.step_id, answer, now)
         if result.won:
             self._wake_worker()

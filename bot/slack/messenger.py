@@ -2,12 +2,19 @@
 
 Slack errors are translated here: ones that time or an operator can fix (rate limits,
 server errors, a bot not yet invited) are `SlackRetryable`; the rest `SlackPermanent`.
+
+Once Slack answers 429 for a channel, posts (and updates) into it are paced: each takes
+the next free slot, Retry-After apart, instead of every job trying and being refused in
+turn. A short wait is slept here; a longer one is handed back as `SlackRetryable` with its
+delay, so the job waits durably in the store and comes back for the slot booked for it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -42,6 +49,10 @@ class SlackRetryable(Exception):
         self.retry_after = retry_after
 
 
+class SlackRateLimited(SlackRetryable):
+    """Slack answered 429: the call did nothing."""
+
+
 class SlackPermanent(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -55,6 +66,85 @@ _HISTORY_PAGE_SIZE = 200
 _STEP_EVENT_TYPE = "hitl_step"
 
 
+# A wait for a channel's slot up to this long is slept in the job; a longer one goes
+# back to the store, so a burst into one channel never holds every worker slot.
+MAX_INLINE_WAIT_SECONDS = 1.5
+# How many never-posted steps to remember (those settled before a retry stay behind).
+_NOT_POSTED_LIMIT = 10_000
+# Added to Slack's Retry-After between paced calls, for timing jitter on either side.
+_PACE_MARGIN_SECONDS = 0.02
+# A booked slot not taken up this long after its time is forgotten (its step moved on).
+_FORGET_BOOKING_SECONDS = 60.0
+
+
+@dataclass
+class _Pace:
+    interval: float  # the spacing Slack asked for (its last Retry-After)
+    next_free: float  # when the next slot not yet booked starts
+    last_sent: float = float("-inf")
+    booked: dict[str, float] = field(default_factory=dict)  # step_id → its slot's time
+
+
+class ChannelPacer:
+    """Spaces calls of one method into one channel after Slack rate-limited them there."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._paces: dict[tuple[str, str], _Pace] = {}
+
+    def delay(self, method: str, channel: str, step_id: str) -> float:
+        """Seconds until this step's call may go (0: at once); books its slot if paced.
+
+        A step given a delay longer than MAX_INLINE_WAIT_SECONDS keeps its slot: asking
+        again when that time comes returns 0.
+        """
+        pace = self._paces.get((method, channel))
+        if pace is None:
+            return 0.0
+        now = self._clock()
+        booked = pace.booked.pop(step_id, None)
+        if booked is not None:
+            return max(0.0, booked - now)
+        if not pace.booked and pace.next_free < now - pace.interval:
+            # Nothing waits and the channel has been quiet a whole interval: unpaced again.
+            del self._paces[(method, channel)]
+            return 0.0
+        slot = max(now, pace.next_free)
+        pace.next_free = slot + pace.interval
+        if slot - now > MAX_INLINE_WAIT_SECONDS:
+            pace.booked[step_id] = slot
+        return slot - now
+
+    def rate_limited(self, method: str, channel: str, step_id: str, retry_after: float) -> float:
+        """Slack refused this step's call with Retry-After: books its next slot, the delay."""
+        now = self._clock()
+        interval = retry_after + _PACE_MARGIN_SECONDS
+        pace = self._paces.setdefault(
+            (method, channel), _Pace(interval=interval, next_free=now + interval)
+        )
+        pace.interval = interval
+        pace.booked = {
+            step: at for step, at in pace.booked.items() if at > now - _FORGET_BOOKING_SECONDS
+        }
+        slot = max(now + interval, pace.next_free)
+        pace.next_free = slot + interval
+        pace.booked[step_id] = slot
+        return slot - now
+
+    async def sent(self, method: str, channel: str) -> None:
+        """Waits until a paced channel's previous call is `interval` old, then claims now.
+
+        Slots are spaced already; this keeps a late-running job (or one taking its slot
+        as it comes back from the store) from landing right behind another.
+        """
+        while (pace := self._paces.get((method, channel))) is not None:
+            gap = pace.last_sent + pace.interval - self._clock()
+            if gap <= 0:
+                pace.last_sent = self._clock()
+                return
+            await asyncio.sleep(gap)
+
+
 @dataclass(frozen=True)
 class PostedMessage:
     channel_id: str
@@ -63,18 +153,30 @@ class PostedMessage:
 
 
 class SlackMessenger:
-    def __init__(self, client: AsyncWebClient, *, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        metrics: Metrics | None = None,
+        pacer: ChannelPacer | None = None,
+    ) -> None:
         self._metrics = metrics or Metrics()
         # This client has no retry handlers: a 429 comes straight back so the job, not
         # a sleeping coroutine, waits out Retry-After.
         self._client = client
+        self._pacer = pacer or ChannelPacer()
+        # Steps whose every post attempt here is known not to have posted (paced, or
+        # refused with 429): looking for an earlier post of one would be a wasted call.
+        self._not_posted: set[str] = set()
 
     async def post_step(
         self, record: StepRecord, channel_id: str, conversation_url: str | None
     ) -> PostedMessage:
         message = step_message(record, conversation_url=conversation_url, now=time.time())
-        response = await self._call(
+        step_id = record.step.step_id
+        response = await self._paced_call(
             "chat_postMessage",
+            step_id,
             channel=channel_id,
             text=message["text"],
             blocks=message["blocks"],
@@ -97,6 +199,8 @@ class SlackMessenger:
         Looks through the channel's newest messages for the metadata `post_step` attaches;
         needs the `channels:history` scope (`groups:history` for a private channel).
         """
+        if step_id in self._not_posted:
+            return None  # this process made every attempt, and none of them posted
         cursor = ""
         for _ in range(_HISTORY_PAGES):
             page = await self._call(
@@ -129,13 +233,42 @@ class SlackMessenger:
         if record.channel_id is None or record.message_ts is None:
             return
         message = step_message(record, conversation_url=conversation_url, now=time.time())
-        await self._call(
+        await self._paced_call(
             "chat_update",
+            record.step.step_id,
             channel=record.channel_id,
             ts=record.message_ts,
             text=message["text"],
             blocks=message["blocks"],
         )
+
+    async def _paced_call(
+        self, method: str, step_id: str, *, channel: str, **kwargs: object
+    ) -> dict[str, object]:
+        delay = self._pacer.delay(method, channel, step_id)
+        posting = method == "chat_postMessage"
+        if delay > MAX_INLINE_WAIT_SECONDS:
+            if posting:
+                self._remember_not_posted(step_id)
+            raise SlackRetryable(f"{method}: waiting for the channel's pace", retry_after=delay)
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await self._pacer.sent(method, channel)
+        if posting:
+            self._not_posted.discard(step_id)
+        try:
+            response = await self._call(method, channel=channel, **kwargs)
+        except SlackRateLimited as exc:
+            if posting:
+                self._remember_not_posted(step_id)
+            retry_after = self._pacer.rate_limited(method, channel, step_id, exc.retry_after or 1.0)
+            raise SlackRateLimited(exc.reason, retry_after=retry_after) from exc
+        return response
+
+    def _remember_not_posted(self, step_id: str) -> None:
+        if len(self._not_posted) >= _NOT_POSTED_LIMIT:
+            self._not_posted.clear()  # forgetting only costs a history lookup
+        self._not_posted.add(step_id)
 
     async def _call(self, method: str, **kwargs: object) -> dict[str, object]:
         try:
@@ -169,7 +302,7 @@ def _translate(method: str, exc: SlackApiError) -> Exception:
     if status == 429:
         raw = exc.response.headers.get("Retry-After") or exc.response.headers.get("retry-after")
         retry_after = float(raw) if raw and str(raw).replace(".", "", 1).isdigit() else 1.0
-        return SlackRetryable(f"{method}: ratelimited", retry_after=retry_after)
+        return SlackRateLimited(f"{method}: ratelimited", retry_after=retry_after)
     if status >= 500 or error in _FIXABLE_ERRORS:
         return SlackRetryable(f"{method}: {error}")
     return SlackPermanent(f"{method}: {error}")

@@ -39,3 +39,14 @@ def closed_view(record: StepRecord | None) -> dict[str, Any]:
         "close": plain_text("Close", 24),
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": why_closed(record)}}],
     }
+
+
+def notice_view(text_already_safe: str) -> dict[str, Any]:
+    """A modal saying why there is no form (not allowed, or closed when clicked from Home)."""
+    return {
+        "type": "modal",
+        "callback_id": "hitl.notice",
+        "title": plain_text("Answer Fin", 24),
+        "close": plain_text("Close", 24),
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text_already_safe}}],
+    }

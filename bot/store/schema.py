@@ -37,8 +37,13 @@ steps = Table(
     Column("answered_by", String(64), nullable=True),
     Column("outcome_detail", Text, nullable=True),
     Column("settled_at", Float, nullable=True),
+    # Thread reminders posted so far (migration 0002).
+    Column("reminders_sent", Integer, nullable=False, server_default="0"),
     Index("ix_steps_state_received", "state", "received_at"),
     Index("ix_steps_conversation", "conversation_id"),
+    # The Home tab's "answered by you" and `/hitl stats` (migration 0002).
+    Index("ix_steps_answered_by", "answered_by", "received_at"),
+    Index("ix_steps_settled_at", "settled_at"),
 )
 
 jobs = Table(

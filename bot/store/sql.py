@@ -39,6 +39,9 @@ class JobKind:
     DELIVER = "deliver"  # send the claimed answer to Intercom
     REFRESH = "refresh"  # bring the Slack message in line with the step's state
     EXPIRE = "expire"  # settle an unanswered step when its expiry passes
+    TRAIL = "trail"  # say in the step's thread how it settled
+    REMIND = "remind"  # remind the channel, in the thread, of an unanswered step
+    NOTE = "note"  # add the audit note to the Intercom conversation after an answer
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,19 @@ def _record(row: Any) -> StepRecord:
         answer=Answer.model_validate_json(row.answer_json) if row.answer_json else None,
         outcome_detail=row.outcome_detail,
         settled_at=row.settled_at,
+        reminders_sent=row.reminders_sent,
     )
+
+
+# Built once: executed with a list of rows they become one multi-row INSERT each
+# (SQLAlchemy's "insertmanyvalues"), RETURNING the steps actually inserted.
+_ADD_STEPS = {
+    name: dialect.insert(steps)
+    .on_conflict_do_nothing(index_elements=["step_id"])
+    .returning(steps.c.step_id)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+_ADD_JOBS = jobs.insert()
 
 
 class SqlStore:
@@ -159,6 +174,8 @@ class SqlStore:
         """Stores steps not seen before, each with its post (and expiry) job.
 
         Returns, per step, whether it was new: a retried delivery changes nothing.
+        One transaction whatever the number of steps (the webhook intake commits
+        concurrent deliveries together), with two fixed statements sent as batches.
         """
         if not new_steps:
             return []
@@ -174,14 +191,8 @@ class SqlStore:
             }
             for step in unique.values()
         ]
-        statement = (
-            self._insert(steps)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["step_id"])
-            .returning(steps.c.step_id)
-        )
         async with self._engine.begin() as conn:
-            inserted = set((await conn.execute(statement)).scalars())
+            inserted = set((await conn.execute(_ADD_STEPS[self._dialect], rows)).scalars())
             job_rows = [_job_row(step_id, JobKind.POST, now) for step_id in inserted]
             job_rows += [
                 _job_row(step.step_id, JobKind.EXPIRE, float(step.expires_at))
@@ -189,7 +200,7 @@ class SqlStore:
                 if step.step_id in inserted and step.expires_at is not None
             ]
             if job_rows:
-                await conn.execute(jobs.insert(), job_rows)
+                await conn.execute(_ADD_JOBS, job_rows)
         seen: set[str] = set()
         result = []
         for step in new_steps:
@@ -222,9 +233,19 @@ class SqlStore:
         return ClaimResult(won=won, record=_record(row) if row else None)
 
     async def mark_posted(
-        self, step_id: str, channel_id: str, message_ts: str, permalink: str | None
+        self,
+        step_id: str,
+        channel_id: str,
+        message_ts: str,
+        permalink: str | None,
+        *,
+        remind_at: float | None = None,
     ) -> StepRecord | None:
-        """Remembers where the request message is; a step still `received` becomes `posted`."""
+        """Remembers where the request message is; a step still `received` becomes `posted`.
+
+        With `remind_at`, the step's first reminder is scheduled in the same transaction,
+        once: only the move to `posted` schedules it.
+        """
         async with self._engine.begin() as conn:
             row = (
                 await conn.execute(
@@ -240,6 +261,10 @@ class SqlStore:
             }
             if row.state == StepState.RECEIVED.value:
                 values["state"] = StepState.POSTED.value
+                if remind_at is not None:
+                    await conn.execute(
+                        jobs.insert(), [_job_row(step_id, JobKind.REMIND, remind_at)]
+                    )
             else:
                 # The step moved on while it was being posted: show where it is now.
                 await self._enqueue_refresh(conn, step_id, 0.0)
@@ -255,8 +280,13 @@ class SqlStore:
         now: float,
         *,
         from_states: Sequence[StepState],
+        then: Sequence[str] = (),
     ) -> bool:
-        """Moves a step to a settled state if it is still in one of `from_states`."""
+        """Moves a step to a settled state if it is still in one of `from_states`.
+
+        The jobs of kinds `then` are added in the same transaction, so they exist exactly
+        once per settling; reminders still waiting are dropped.
+        """
         async with self._engine.begin() as conn:
             changed = await conn.execute(
                 update(steps)
@@ -269,7 +299,53 @@ class SqlStore:
             if changed.rowcount != 1:
                 return False
             await self._enqueue_refresh(conn, step_id, now)
+            if then:
+                await conn.execute(jobs.insert(), [_job_row(step_id, kind, now) for kind in then])
+            await conn.execute(
+                jobs.delete().where(
+                    jobs.c.step_id == step_id,
+                    jobs.c.kind == JobKind.REMIND,
+                    jobs.c.locked_by.is_(None),
+                )
+            )
         return True
+
+    async def reminder_sent(self, step_id: str, next_at: float | None) -> None:
+        """Counts a posted reminder; schedules the next at `next_at` if the step is open."""
+        async with self._engine.begin() as conn:
+            changed = await conn.execute(
+                update(steps)
+                .where(steps.c.step_id == step_id)
+                .values(reminders_sent=steps.c.reminders_sent + 1)
+                .returning(steps.c.state)
+            )
+            state = changed.scalar_one_or_none()
+            if next_at is not None and state in OPEN_STATES:
+                await conn.execute(jobs.insert(), [_job_row(step_id, JobKind.REMIND, next_at)])
+
+    async def settled_since(self, since: float) -> list[StepRecord]:
+        """Steps answered or expired at or after `since` (for `/hitl stats`)."""
+        settled = (StepState.ANSWERED.value, StepState.EXPIRED.value)
+        async with self._reader.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(steps).where(steps.c.state.in_(settled), steps.c.settled_at >= since)
+                )
+            ).all()
+        return [_record(row) for row in rows]
+
+    async def answered_by(self, user_id: str, limit: int) -> list[StepRecord]:
+        """The steps `user_id`'s answer won, newest first."""
+        async with self._reader.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(steps)
+                    .where(steps.c.answered_by == user_id)
+                    .order_by(steps.c.received_at.desc())
+                    .limit(limit)
+                )
+            ).all()
+        return [_record(row) for row in rows]
 
     async def pending(self, limit: int) -> tuple[list[StepRecord], int]:
         """The newest open steps (at most `limit`) and how many are open in all."""

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.fakes.local_stack import HttpAnswer, LocalStack
+from bot.fakes.local_stack import SLACK_SIGNING_SECRET, HttpAnswer, LocalStack
+from bot.fakes.signing import slack_form_body, slack_signature_headers
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "intercom"
 
@@ -241,7 +242,8 @@ def assert_no_buttons(message: dict[str, Any]) -> None:
 
 
 def input_blocks(view: dict[str, Any]) -> list[dict[str, Any]]:
-    return blocks_of_type(view, "input")
+    """The form's inputs for the step's attributes (not the optional comment)."""
+    return [b for b in blocks_of_type(view, "input") if b["block_id"].startswith("hitl.attr.")]
 
 
 def element_of(view: dict[str, Any], index: int) -> dict[str, Any]:
@@ -307,3 +309,87 @@ async def wait_stored_permalink(stack: LocalStack, step_id: str) -> str:
     assert record is not None
     assert record.permalink is not None
     return record.permalink
+
+
+# --- The step's thread -----------------------------------------------------------------------
+
+
+def thread_replies(stack: LocalStack, step_id: str) -> list[dict[str, Any]]:
+    """Every reply the bot posted in the thread under the step's message, in order."""
+    ts = message_ts(stack, step_id)
+    return [p for p in stack.slack.calls_to("chat.postMessage") if p.get("thread_ts") == ts]
+
+
+async def wait_thread_reply(
+    stack: LocalStack,
+    step_id: str,
+    contains: str,
+    count: int = 1,
+    timeout: float = 5.0,  # noqa: ASYNC109
+) -> list[dict[str, Any]]:
+    """The step's thread replies whose text contains `contains`, once `count` exist."""
+    ts = message_ts(stack, step_id)
+
+    def matches(params: dict[str, Any]) -> bool:
+        return params.get("thread_ts") == ts and contains in str(params.get("text"))
+
+    return await stack.slack.wait_for(
+        "chat.postMessage", count=count, timeout=timeout, predicate=matches
+    )
+
+
+# --- The App Home tab -------------------------------------------------------------------------
+
+
+async def open_home(stack: LocalStack, user_id: str = "U0ALICE") -> HttpAnswer:
+    """`user_id` opens the app's Home tab: Slack sends a signed `app_home_opened` event."""
+    body = json.dumps(
+        {
+            "token": "legacy-unused",
+            "team_id": "T0001",
+            "api_app_id": "A0HITL",
+            "type": "event_callback",
+            "event_id": f"Ev{uuid.uuid4().hex[:10].upper()}",
+            "event_time": int(time.time()),
+            "event": {
+                "type": "app_home_opened",
+                "user": user_id,
+                "channel": "D0HOME",
+                "tab": "home",
+                "event_ts": f"{time.time():.6f}",
+            },
+        }
+    )
+    headers = slack_signature_headers(body, SLACK_SIGNING_SECRET)
+    headers["Content-Type"] = "application/json"
+    async with stack.session.post(
+        f"{stack.url}/slack/events", data=body.encode(), headers=headers
+    ) as response:
+        text = await response.text()
+    return HttpAnswer(response.status, text)
+
+
+async def click_in_home(
+    stack: LocalStack, step_id: str, action_id: str, *, user_id: str = "U0ALICE"
+) -> HttpAnswer:
+    """A button in `user_id`'s Home tab clicked: a view container, no response_url."""
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0001", "domain": "fake"},
+        "user": {"id": user_id, "username": user_id.lower(), "team_id": "T0001"},
+        "api_app_id": "A0HITL",
+        "token": "legacy-unused",
+        "trigger_id": f"trigger-{uuid.uuid4().hex}",
+        "container": {"type": "view", "view_id": "V0HOME"},
+        "view": {"id": "V0HOME", "type": "home", "callback_id": "hitl.home"},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "hitl.home.pending.0",
+                "value": step_id,
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+    return await stack.post_to_slack_events(slack_form_body(payload))

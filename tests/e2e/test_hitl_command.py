@@ -15,6 +15,7 @@ from .helpers import (
     send_and_wait_posted,
     step_id_of,
     wait_stored_permalink,
+    wait_updated,
 )
 
 
@@ -107,3 +108,23 @@ async def test_hitl_help_explains_the_command(stack: LocalStack) -> None:
     assert answer.status == 200
     assert answer.body["response_type"] == "ephemeral"
     assert "/hitl help" in answer.body["text"]
+
+
+async def test_stats_show_answered_expired_and_time_to_answer_per_procedure(
+    stack: LocalStack,
+) -> None:
+    answered = fresh_payload(stack, "single_boolean")
+    expiring = fresh_payload(stack, "single_boolean", expires_at=int(time.time()) + 1)
+    for payload in (answered, expiring):
+        await send_and_wait_posted(stack, payload)
+    await stack.click(step_id_of(answered), "hitl.answer.yes", user_id="U0ALICE")
+    await wait_updated(stack, step_id_of(answered), "Answered by")
+    await wait_updated(stack, step_id_of(expiring), "Expired")
+
+    answer = await stack.command("stats")
+
+    text = all_text(answer.body)
+    assert answer.body["response_type"] == "ephemeral"
+    assert item_of(answered)["procedure"]["name"] in text
+    assert "1 answered · 1 expired" in text
+    assert "median 0 s, p90 0 s" in text

@@ -12,6 +12,7 @@ from bot.slack.form import (
     FormTooLarge,
     boolean_answer,
     build_form_view,
+    comment_of,
     options_attribute,
     options_for_query,
     parse_submission,
@@ -32,7 +33,10 @@ from .helpers import (
 
 
 def _inputs(view: dict[str, Any]) -> list[dict[str, Any]]:
-    return [b for b in view["blocks"] if b["type"] == "input"]
+    """The inputs for the step's attributes (not the optional comment)."""
+    return [
+        b for b in view["blocks"] if b["type"] == "input" and b["block_id"].startswith("hitl.attr.")
+    ]
 
 
 def _element(step: Step, index: int = 0) -> dict[str, Any]:
@@ -122,7 +126,7 @@ def test_intro_uses_a_default_when_there_is_no_procedure_name() -> None:
     view = build_form_view(make_step(procedure_name=None, instructions=None))
 
     assert "Fin needs your input" in view["blocks"][0]["text"]["text"]
-    assert len(view["blocks"]) == 2
+    assert [b["block_id"] for b in view["blocks"]] == ["hitl.intro", "hitl.attr.0", "hitl.comment"]
 
 
 def test_long_instructions_are_truncated_to_3000() -> None:
@@ -310,7 +314,7 @@ def test_30_attributes_fit_with_the_intro() -> None:
     view = build_form_view(step)
 
     assert len(_inputs(view)) == 30
-    assert len(view["blocks"]) == 32
+    assert len(view["blocks"]) == 33  # intro, instructions, 30 inputs, the comment
     assert_view_within_limits(view)
 
 
@@ -335,6 +339,34 @@ def test_100_attributes_drop_the_whole_intro() -> None:
 
     assert len(_inputs(view)) == len(view["blocks"]) == 100
     assert_view_within_limits(view)
+
+
+def test_comment_is_an_optional_multiline_input_after_the_attributes() -> None:
+    view = build_form_view(load_step("refund_approval.json"))
+    comment = view["blocks"][-1]
+
+    assert comment["block_id"] == "hitl.comment"
+    assert comment["optional"] is True
+    assert comment["element"]["multiline"] is True
+    assert comment["element"]["max_length"] == 3000
+    assert_view_within_limits(view)
+
+
+def test_comment_gives_way_first_when_the_view_is_full() -> None:
+    view = build_form_view(make_step(*(make_attribute(i) for i in range(98))))
+
+    assert "hitl.comment" not in [b["block_id"] for b in view["blocks"]]
+
+
+def test_comment_is_read_from_the_submission_and_blank_is_none() -> None:
+    def state(value: str) -> dict[str, Any]:
+        return {
+            "hitl.comment": {"hitl.comment.value": {"type": "plain_text_input", "value": value}}
+        }
+
+    assert comment_of(state("  Checked the order  ")) == "Checked the order"
+    assert comment_of(state("   ")) is None
+    assert comment_of({}) is None
 
 
 def test_101_attributes_are_too_large_for_a_form() -> None:

@@ -1,0 +1,111 @@
+"""Group commit for webhooks: steps arriving while a transaction runs share the next one.
+
+One writer task takes whatever has queued up and stores it all with one `add_steps`, so 32
+concurrent deliveries cost about one transaction instead of 32 queued behind each other.
+Each caller still waits for the transaction holding ITS step: nothing is acknowledged
+before it is committed, and a failed transaction fails every request it carried (none of
+its steps is stored, so Intercom's retry of each is safe).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from bot.domain import Step
+from bot.store import SqlStore
+
+log = logging.getLogger(__name__)
+
+# Bounds one transaction (and its statement's parameters); more waits for the next one.
+MAX_BATCH = 256
+
+
+class IntakeClosed(Exception):
+    """The intake is stopping (or was never started): the step was not stored."""
+
+
+_Pending = tuple[Step, asyncio.Future[bool]]
+
+
+class StepIntake:
+    def __init__(
+        self,
+        store: SqlStore,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._max_batch = max_batch
+        self._queue: list[_Pending] = []
+        self._ready = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    async def add(self, step: Step) -> bool:
+        """Stores `step` (with its jobs); True if new. Returns once it is committed."""
+        if self._task is None or self._closing:
+            raise IntakeClosed("not accepting steps")
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.append((step, future))
+        self._ready.set()
+        # An abandoned request cancels its future; the step may still be committed, and
+        # Intercom's retry of it is then a duplicate, which is fine.
+        return await future
+
+    def start(self) -> None:
+        self._closing = False
+        self._task = asyncio.create_task(self._write_loop(), name="step-intake")
+
+    async def stop(self) -> None:
+        """Stores what is already queued, then stops taking steps."""
+        self._closing = True
+        self._ready.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            while self._queue:
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+                await self._write(batch)
+            if self._closing:
+                return
+
+    async def _write(self, batch: list[_Pending]) -> None:
+        try:
+            results = await self._store.add_steps([step for step, _ in batch], self._clock())
+        except Exception as exc:
+            if len(batch) > 1:
+                # One step the database refuses must not fail the others: store each
+                # alone, so only its own request fails (and is retried by Intercom).
+                log.warning(
+                    "could not store webhook steps together; storing them one by one",
+                    extra={"steps": len(batch), "reason": f"{exc.__class__.__name__}: {exc}"},
+                )
+                for pending in batch:
+                    await self._write([pending])
+                return
+            log.exception("could not store a webhook step", extra={"step_id": batch[0][0].step_id})
+            _settle(batch, exc)
+            return
+        except BaseException:
+            _settle(batch, IntakeClosed("stopped before the step was stored"))
+            raise
+        for (_, future), is_new in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(is_new)
+
+
+def _settle(batch: list[_Pending], exc: BaseException) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(exc)

@@ -1,0 +1,62 @@
+"""Slack calls the durable jobs make beside the request message: thread replies and names.
+
+Errors are translated as the messenger translates them: `SlackRetryable` when time or an
+operator can fix it, `SlackPermanent` otherwise.
+"""
+
+from __future__ import annotations
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.metrics import Metrics
+from bot.slack.messenger import SlackRetryable, _translate
+from bot.slack.text import FALLBACK_TEXT_MAX, mrkdwn
+
+
+class SlackThreads:
+    def __init__(self, client: AsyncWebClient, *, metrics: Metrics | None = None) -> None:
+        self._metrics = metrics or Metrics()
+        # No retry handlers on this client: a 429 comes back for the job to wait out.
+        self._client = client
+
+    async def reply(self, channel_id: str, thread_ts: str, text_already_safe: str) -> None:
+        """A short mrkdwn reply in the thread under `thread_ts` (not sent to the channel)."""
+        text = mrkdwn(text_already_safe, FALLBACK_TEXT_MAX)["text"]
+        await self._call(
+            "chat_postMessage",
+            channel=channel_id,
+            thread_ts=thread_ts,
+            text=text,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+
+    async def real_name(self, user_id: str) -> str | None:
+        """The user's real name from `users.info`; None when Slack will not say."""
+        data = await self._call("users_info", user=user_id)
+        user = data.get("user")
+        if not isinstance(user, dict):
+            return None
+        profile = user.get("profile")
+        for name in (
+            user.get("real_name"),
+            profile.get("real_name") if isinstance(profile, dict) else None,
+        ):
+            if isinstance(name, str) and name.strip():
+                return name.strip()
+        return None
+
+    async def _call(self, method: str, **kwargs: object) -> dict[str, object]:
+        try:
+            response = await getattr(self._client, method)(**kwargs)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or f"http_{exc.response.status_code}")
+            self._metrics.slack_errors.labels(method.replace("_", "."), error).inc()
+            raise _translate(method, exc) from exc
+        except (TimeoutError, OSError) as exc:
+            self._metrics.slack_errors.labels(method.replace("_", "."), "connection").inc()
+            raise SlackRetryable(
+                f"{method}: could not reach Slack ({exc.__class__.__name__})"
+            ) from exc
+        return dict(response.data) if isinstance(response.data, dict) else {}

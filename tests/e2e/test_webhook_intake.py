@@ -1,0 +1,147 @@
+"""Group commit of webhooks (bot/intake.py): concurrent deliveries share a transaction, yet
+each is acknowledged only once its own step is stored, and a failure stores nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from sqlalchemy.exc import DataError
+
+from bot.domain import Step
+from bot.fakes.local_stack import LocalStack
+from bot.intake import IntakeClosed, StepIntake
+from bot.store import SqlStore, sql
+from tests.store.factories import make_step
+
+from .helpers import fresh_payload, posts_for, step_id_of, wait_posted
+
+
+def _count_batches(stack: LocalStack) -> list[int]:
+    """Records the size of every add_steps call the intake makes."""
+    sizes: list[int] = []
+    add_steps = stack.store.add_steps
+
+    async def counting(new_steps: Sequence[Step], now: float) -> list[bool]:
+        sizes.append(len(new_steps))
+        return await add_steps(new_steps, now)
+
+    stack.store.add_steps = counting  # type: ignore[method-assign]
+    return sizes
+
+
+async def _wait_posts_done(stack: LocalStack, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    """Until no post job is left (a second post would have to come from one)."""
+    deadline = time.monotonic() + timeout
+    while any(job.kind == "post" for job in await stack.store.list_jobs()):
+        assert time.monotonic() < deadline, await stack.store.list_jobs()
+        await asyncio.sleep(0.05)
+
+
+async def test_concurrent_webhooks_are_committed_together_stored_and_posted_once(
+    stack: LocalStack,
+) -> None:
+    payloads = [fresh_payload(stack) for _ in range(50)]
+    batches = _count_batches(stack)
+
+    # Each delivery twice, all at once: the second copy is a duplicate, never a second post.
+    answers = await asyncio.gather(*(stack.send_webhook(p) for p in payloads + payloads))
+
+    assert [a.status for a in answers] == [200] * 100
+    duplicates = [a.json["duplicate"] for a in answers]
+    assert duplicates.count(False) == 50
+    assert sum(batches) == 100
+    assert len(batches) < 100  # they shared transactions
+    for payload in payloads:
+        assert await stack.store.get(step_id_of(payload)) is not None
+        await wait_posted(stack, step_id_of(payload), timeout=15)
+    await _wait_posts_done(stack)
+    assert all(len(posts_for(stack, step_id_of(p))) == 1 for p in payloads)
+
+
+async def test_store_failure_answers_503_and_leaves_nothing_half_stored(
+    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payloads = [fresh_payload(stack) for _ in range(10)]
+    # The steps' INSERT succeeds; the jobs' INSERT that follows in the same transaction
+    # fails (a job row without its step_id), so the whole transaction must roll back.
+    real_job_row = sql._job_row
+
+    def broken_job_row(step_id: str, kind: str, run_at: float) -> dict[str, Any]:
+        row = real_job_row(step_id, kind, run_at)
+        row["step_id"] = None
+        return row
+
+    monkeypatch.setattr(sql, "_job_row", broken_job_row)
+    answers = await asyncio.gather(*(stack.send_webhook(p) for p in payloads))
+
+    assert [a.status for a in answers] == [503] * 10
+    for payload in payloads:
+        assert await stack.store.get(step_id_of(payload)) is None
+    assert await stack.store.list_jobs() == []
+
+    # Intercom's retries, once the store works again, store and post each step once.
+    monkeypatch.setattr(sql, "_job_row", real_job_row)
+    answers = await asyncio.gather(*(stack.send_webhook(p) for p in payloads))
+    assert [a.status for a in answers] == [200] * 10
+    for payload in payloads:
+        await wait_posted(stack, step_id_of(payload))
+    await _wait_posts_done(stack)
+    assert all(len(posts_for(stack, step_id_of(p))) == 1 for p in payloads)
+
+
+async def test_a_step_the_database_refuses_fails_only_its_own_delivery(
+    stack: LocalStack,
+) -> None:
+    good = [fresh_payload(stack) for _ in range(20)]
+    poison = fresh_payload(stack)
+    add_steps = stack.store.add_steps
+    refused: list[int] = []
+
+    async def refusing(new_steps: Sequence[Step], now: float) -> list[bool]:
+        # As a database refuses one row (a value too long for its column, say): the
+        # whole transaction fails, whichever other steps it carried.
+        if any(step.step_id == step_id_of(poison) for step in new_steps):
+            refused.append(len(new_steps))
+            raise sql_error()
+        return await add_steps(new_steps, now)
+
+    stack.store.add_steps = refusing  # type: ignore[method-assign]
+    answers = await asyncio.gather(
+        *(stack.send_webhook(p) for p in [*good[:10], poison, *good[10:]])
+    )
+
+    statuses = [a.status for a in answers]
+    assert statuses[10] == 503
+    assert statuses[:10] + statuses[11:] == [200] * 20
+    assert await stack.store.get(step_id_of(poison)) is None
+    for payload in good:
+        await wait_posted(stack, step_id_of(payload))
+    assert refused[0] > 1  # it failed a shared transaction first, then its own
+    assert refused[-1] == 1
+
+
+def sql_error() -> Exception:
+    return DataError("INSERT INTO steps ...", {}, ValueError("value too long"))
+
+
+async def test_intake_stop_commits_what_is_queued_then_refuses(sqlite_url: str) -> None:
+    store = await SqlStore.open(sqlite_url)
+    try:
+        intake = StepIntake(store)
+        intake.start()
+        steps = [make_step() for _ in range(5)]
+        adds = [asyncio.ensure_future(intake.add(step)) for step in steps]
+        await asyncio.sleep(0)  # all five queued
+        await intake.stop()
+
+        assert [await add for add in adds] == [True] * 5
+        for step in steps:
+            assert await store.get(step.step_id) is not None
+        with pytest.raises(IntakeClosed):
+            await intake.add(make_step())
+    finally:
+        await store.close()

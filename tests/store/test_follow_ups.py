@@ -1,0 +1,83 @@
+"""Jobs that follow a step's changes: the thread trail, reminders and the audit note."""
+
+from __future__ import annotations
+
+from bot.domain import StepState
+from bot.store import JobKind, SqlStore
+
+from .factories import make_answer, make_step
+
+NOW = 1_000.0
+
+
+async def _drain(store: SqlStore) -> None:
+    while claimed := await store.claim_jobs("me", NOW + 10_000, 30, 10):
+        for job in claimed:
+            await store.finish_job(job.id, "me")
+
+
+async def test_settling_adds_the_follow_up_jobs_once(store: SqlStore) -> None:
+    step = make_step()
+    await store.add_steps([step], NOW)
+    await store.claim_answer(step.step_id, make_answer(), NOW)
+    await _drain(store)
+
+    first = await store.settle(
+        step.step_id,
+        StepState.ANSWERED,
+        None,
+        NOW,
+        from_states=(StepState.SUBMITTED,),
+        then=(JobKind.TRAIL, JobKind.NOTE),
+    )
+    again = await store.settle(
+        step.step_id,
+        StepState.ANSWERED,
+        None,
+        NOW,
+        from_states=(StepState.SUBMITTED,),
+        then=(JobKind.TRAIL, JobKind.NOTE),
+    )
+
+    assert (first, again) == (True, False)
+    kinds = sorted(j.kind for j in await store.list_jobs(step.step_id))
+    assert kinds == sorted([JobKind.REFRESH, JobKind.TRAIL, JobKind.NOTE])
+
+
+async def test_posting_schedules_the_first_reminder_once(store: SqlStore) -> None:
+    step = make_step()
+    await store.add_steps([step], NOW)
+    await _drain(store)
+
+    await store.mark_posted(step.step_id, "C1", "1.0001", None, remind_at=NOW + 60)
+    await store.mark_posted(step.step_id, "C1", "1.0001", None, remind_at=NOW + 60)
+
+    reminders = [j.run_at for j in await store.list_jobs(step.step_id) if j.kind == JobKind.REMIND]
+    assert reminders == [NOW + 60]
+
+
+async def test_a_reminder_counts_and_schedules_the_next_only_while_open(store: SqlStore) -> None:
+    step = make_step()
+    await store.add_steps([step], NOW)
+    await _drain(store)
+
+    await store.reminder_sent(step.step_id, NOW + 60)
+    await store.claim_answer(step.step_id, make_answer(), NOW)
+    await store.reminder_sent(step.step_id, NOW + 120)
+
+    record = await store.get(step.step_id)
+    assert record is not None
+    assert record.reminders_sent == 2
+    reminders = [j.run_at for j in await store.list_jobs(step.step_id) if j.kind == JobKind.REMIND]
+    assert reminders == [NOW + 60]
+
+
+async def test_settling_drops_waiting_reminders(store: SqlStore) -> None:
+    step = make_step()
+    await store.add_steps([step], NOW)
+    await _drain(store)
+    await store.mark_posted(step.step_id, "C1", "1.0001", None, remind_at=NOW + 60)
+
+    await store.settle(step.step_id, StepState.EXPIRED, None, NOW, from_states=(StepState.POSTED,))
+
+    assert JobKind.REMIND not in [j.kind for j in await store.list_jobs(step.step_id)]

@@ -1,0 +1,81 @@
+"""Settings added for who may answer, reminders and the audit note: parsed, or refused clearly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bot.settings import SettingsError, load_settings, remind_mention
+
+REQUIRED = {
+    "SLACK_BOT_TOKEN": "xoxb-settings-test",
+    "SLACK_SIGNING_SECRET": "secret",
+    "SLACK_CHANNEL_ID": "C0SETTINGS",
+    "INTERCOM_ACCESS_TOKEN": "token",
+    "INTERCOM_CLIENT_SECRET": "secret",
+}
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name, value in REQUIRED.items():
+        monkeypatch.setenv(name, value)
+
+    def set_env(**values: str) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+
+    return set_env
+
+
+def test_new_settings_are_off_by_default(env: Any) -> None:
+    settings = load_settings()
+
+    assert settings.slack_allowed_users == []
+    assert settings.slack_allowed_usergroup is None
+    assert settings.hitl_remind_after is None
+    assert settings.hitl_remind_mention is None
+    assert settings.intercom_admin_id is None
+
+
+def test_allowed_users_are_read_comma_separated(env: Any) -> None:
+    env(SLACK_ALLOWED_USERS=" U0ALICE, U0BOB ,", SLACK_ALLOWED_USERGROUP="S0TEAM")
+
+    settings = load_settings()
+
+    assert settings.slack_allowed_users == ["U0ALICE", "U0BOB"]
+    assert settings.slack_allowed_usergroup == "S0TEAM"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SLACK_ALLOWED_USERS", "alice,bob"),
+        ("SLACK_ALLOWED_USERGROUP", "@support"),
+        ("HITL_REMIND_AFTER", "-5"),
+        ("HITL_REMIND_MENTION", "@support please"),
+    ],
+)
+def test_a_wrong_value_is_refused_naming_the_variable(env: Any, name: str, value: str) -> None:
+    env(**{name: value})
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+
+    assert any(line.startswith(f"{name}:") for line in caught.value.lines)
+    assert all(value not in line for line in caught.value.lines)
+
+
+@pytest.mark.parametrize(
+    ("configured", "sent"),
+    [
+        ("<!subteam^S0TEAM>", "<!subteam^S0TEAM>"),
+        ("<!subteam^S0TEAM|@support>", "<!subteam^S0TEAM|@support>"),
+        ("<!here>", "<!here>"),
+        ("U0ALICE,U0BOB", "<@U0ALICE> <@U0BOB>"),
+        ("<@U0ALICE>, U0BOB", "<@U0ALICE> <@U0BOB>"),
+    ],
+)
+def test_remind_mention_becomes_slack_mentions(configured: str, sent: str) -> None:
+    assert remind_mention(configured) == sent
