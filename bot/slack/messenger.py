@@ -271,18 +271,23 @@ class SlackMessenger:
         self._not_posted.add(step_id)
 
     async def _call(self, method: str, **kwargs: object) -> dict[str, object]:
-        try:
-            response = await getattr(self._client, method)(**kwargs)
-        except SlackApiError as exc:
-            error = str(exc.response.get("error") or f"http_{exc.response.status_code}")
-            self._metrics.slack_errors.labels(method.replace("_", "."), error).inc()
-            raise _translate(method, exc) from exc
-        except (TimeoutError, OSError) as exc:
-            self._metrics.slack_errors.labels(method.replace("_", "."), "connection").inc()
-            raise SlackRetryable(
-                f"{method}: could not reach Slack ({exc.__class__.__name__})"
-            ) from exc
-        return dict(response.data) if isinstance(response.data, dict) else {}
+        return await call_slack(self._client, self._metrics, method, **kwargs)
+
+
+async def call_slack(
+    client: AsyncWebClient, metrics: Metrics, method: str, **kwargs: object
+) -> dict[str, object]:
+    """One Web API call with its failure counted and translated into our error tree."""
+    try:
+        response = await getattr(client, method)(**kwargs)
+    except SlackApiError as exc:
+        error = str(exc.response.get("error") or f"http_{exc.response.status_code}")
+        metrics.slack_errors.labels(method.replace("_", "."), error).inc()
+        raise _translate(method, exc) from exc
+    except (TimeoutError, OSError) as exc:
+        metrics.slack_errors.labels(method.replace("_", "."), "connection").inc()
+        raise SlackRetryable(f"{method}: could not reach Slack ({exc.__class__.__name__})") from exc
+    return dict(response.data) if isinstance(response.data, dict) else {}
 
 
 def _carries_step(message: object, step_id: str) -> bool:

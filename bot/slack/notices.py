@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from bot.domain import StepRecord, StepState
-from bot.slack.text import escape_mrkdwn, plain_text
-
-_USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
-
-
-def mention(user_id: str) -> str:
-    """`<@U…>` for a real Slack user id; anything else is shown inert."""
-    return f"<@{user_id}>" if _USER_ID.match(user_id) else escape_mrkdwn(user_id)
+from bot.slack.blocks import mention
+from bot.slack.text import plain_text
 
 
 def why_closed(record: StepRecord | None) -> str:

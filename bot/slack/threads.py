@@ -6,11 +6,10 @@ operator can fix it, `SlackPermanent` otherwise.
 
 from __future__ import annotations
 
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
-from bot.slack.messenger import SlackRetryable, _translate
+from bot.slack.messenger import call_slack
 from bot.slack.text import FALLBACK_TEXT_MAX, mrkdwn
 
 
@@ -48,15 +47,4 @@ class SlackThreads:
         return None
 
     async def _call(self, method: str, **kwargs: object) -> dict[str, object]:
-        try:
-            response = await getattr(self._client, method)(**kwargs)
-        except SlackApiError as exc:
-            error = str(exc.response.get("error") or f"http_{exc.response.status_code}")
-            self._metrics.slack_errors.labels(method.replace("_", "."), error).inc()
-            raise _translate(method, exc) from exc
-        except (TimeoutError, OSError) as exc:
-            self._metrics.slack_errors.labels(method.replace("_", "."), "connection").inc()
-            raise SlackRetryable(
-                f"{method}: could not reach Slack ({exc.__class__.__name__})"
-            ) from exc
-        return dict(response.data) if isinstance(response.data, dict) else {}
+        return await call_slack(self._client, self._metrics, method, **kwargs)
