@@ -4,6 +4,7 @@ did not start is done at the next start."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 
 import aiohttp
@@ -92,3 +93,23 @@ async def test_jobs_left_at_a_stop_resume_at_the_next_start(fakes: Fakes, sqlite
     (message,) = messages_for(fakes.slack, step_id)
     assert live_buttons(message) == []
     assert "Answered by" in text_of(message)
+
+
+async def test_healthz_reports_draining_after_sigterm_so_a_load_balancer_stops_sending(
+    bots: BotFactory, session: aiohttp.ClientSession, sqlite_url: str
+) -> None:
+    bot = bots(sqlite_url, HITL_DRAIN_SECONDS="2")
+    await bot.start()
+    async with session.get(f"{bot.url}/healthz") as response:
+        assert response.status == 200
+    assert bot.process is not None
+    bot.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 1.5
+    draining = None
+    while draining is None and time.monotonic() < deadline:
+        async with session.get(f"{bot.url}/healthz") as response:
+            if response.status == 503:
+                draining = await response.json()
+        await asyncio.sleep(0.05)
+    assert draining == {"status": "draining"}
+    assert await asyncio.wait_for(bot.process.wait(), 20) == 0
