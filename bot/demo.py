@@ -118,6 +118,13 @@ async def _demo() -> None:
             print(f"database {database}")
             for name in HITL_SAMPLES:
                 await _play(stack, name)
+            await stack.open_home(user_id="U0DEMO")
+            (home,) = await stack.slack.wait_for("views.publish")
+            print(f"\nHome tab of U0DEMO: {block_kit_builder_url(home['view'])}")
+            stats = await stack.command("stats")
+            if isinstance(stats.body, dict):
+                stats_blocks = {"blocks": stats.body.get("blocks", [])}
+                print(f"/hitl stats: {block_kit_builder_url(stats_blocks)}")
             pending = await stack.command()
             listed = pending.body.get("text") if isinstance(pending.body, dict) else pending.body
             print(f"\n/hitl → {listed}")

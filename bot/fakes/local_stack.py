@@ -211,6 +211,16 @@ class LocalStack:
         payload = slack_payloads.block_suggestion(view, action_id, block_id, query, user_id=user_id)
         return await self.post_to_slack_events(slack_form_body(payload))
 
+    async def open_home(self, *, user_id: str = "U0ALICE") -> HttpAnswer:
+        """`user_id` opens the app's Home tab: Slack sends a signed JSON event."""
+        body = json.dumps(slack_payloads.app_home_opened(user_id))
+        headers = slack_signature_headers(body, SLACK_SIGNING_SECRET)
+        headers["Content-Type"] = "application/json"
+        async with self.session.post(
+            f"{self.url}/slack/events", data=body.encode(), headers=headers
+        ) as response:
+            return HttpAnswer(response.status, await _body(response))
+
     async def command(self, text: str = "", *, user_id: str = "U0ALICE") -> HttpAnswer:
         body = slack_command_body(
             slack_payloads.slash_command(

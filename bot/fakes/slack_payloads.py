@@ -107,3 +107,22 @@ def slash_command(text: str, *, user_id: str, channel_id: str, response_url: str
         "response_url": response_url,
         "trigger_id": _trigger_id(),
     }
+
+
+def app_home_opened(user_id: str) -> dict[str, Any]:
+    """The Events API callback Slack sends when `user_id` opens the app's Home tab."""
+    return {
+        "token": "legacy-unused",
+        "team_id": TEAM["id"],
+        "api_app_id": APP_ID,
+        "type": "event_callback",
+        "event_id": f"Ev{uuid.uuid4().hex[:10].upper()}",
+        "event_time": int(time.time()),
+        "event": {
+            "type": "app_home_opened",
+            "user": user_id,
+            "channel": "D0HOME",
+            "tab": "home",
+            "event_ts": f"{time.time():.6f}",
+        },
+    }

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.fakes.local_stack import SLACK_SIGNING_SECRET, HttpAnswer, LocalStack
-from bot.fakes.signing import slack_form_body, slack_signature_headers
+from bot.fakes.local_stack import HttpAnswer, LocalStack
+from bot.fakes.signing import slack_form_body
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "intercom"
 
@@ -343,30 +343,7 @@ async def wait_thread_reply(
 
 async def open_home(stack: LocalStack, user_id: str = "U0ALICE") -> HttpAnswer:
     """`user_id` opens the app's Home tab: Slack sends a signed `app_home_opened` event."""
-    body = json.dumps(
-        {
-            "token": "legacy-unused",
-            "team_id": "T0001",
-            "api_app_id": "A0HITL",
-            "type": "event_callback",
-            "event_id": f"Ev{uuid.uuid4().hex[:10].upper()}",
-            "event_time": int(time.time()),
-            "event": {
-                "type": "app_home_opened",
-                "user": user_id,
-                "channel": "D0HOME",
-                "tab": "home",
-                "event_ts": f"{time.time():.6f}",
-            },
-        }
-    )
-    headers = slack_signature_headers(body, SLACK_SIGNING_SECRET)
-    headers["Content-Type"] = "application/json"
-    async with stack.session.post(
-        f"{stack.url}/slack/events", data=body.encode(), headers=headers
-    ) as response:
-        text = await response.text()
-    return HttpAnswer(response.status, text)
+    return await stack.open_home(user_id=user_id)
 
 
 async def click_in_home(
