@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.fakes.local_stack import LocalStack
+from tests.store.databases import fresh_postgres_database, postgres_server_url
 
 _CLEARED_PREFIXES = ("SLACK_", "INTERCOM_", "HITL_", "LOG_")
 _CLEARED_NAMES = ("DATABASE_URL", "HOST", "PORT")
@@ -33,3 +34,20 @@ def sqlite_url(tmp_path: Path) -> str:
 async def stack(sqlite_url: str) -> AsyncIterator[LocalStack]:
     async with LocalStack(sqlite_url) as running:
         yield running
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of each kind, this test's own (PostgreSQL skips without a server)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.db'}"
+        return
+    async with fresh_postgres_database(postgres_server_url()) as url:
+        yield url
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """An empty PostgreSQL database, this test's own."""
+    async with fresh_postgres_database(postgres_server_url()) as url:
+        yield url

@@ -11,7 +11,6 @@ import pytest
 from bot.fakes.intercom import FakeIntercom
 from bot.fakes.local_stack import INTERCOM_TOKEN, SLACK_TOKEN
 from bot.fakes.slack import FakeSlack
-from tests.store.databases import fresh_postgres_database, postgres_server_url
 
 from .server import BotProcess, bot_environment
 
@@ -32,22 +31,6 @@ async def fakes() -> AsyncIterator[Fakes]:
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as client:
         yield client
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def any_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """An empty database of each kind, this test's own."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'hitl.db'}"
-        return
-    async with fresh_postgres_database(postgres_server_url()) as url:
-        yield url
-
-
-@pytest.fixture
-async def postgres_url() -> AsyncIterator[str]:
-    async with fresh_postgres_database(postgres_server_url()) as url:
-        yield url
 
 
 BotFactory = Callable[..., BotProcess]

@@ -15,7 +15,7 @@ from .in_process import instances
 
 
 async def test_same_step_delivered_many_times_at_once_posts_one_message(
-    fakes: Fakes, any_database_url: str
+    fakes: Fakes, database_url: str
 ) -> None:
     payload = hitl_delivery(fakes.intercom)
     step_id = step_id_of(payload)
@@ -23,7 +23,7 @@ async def test_same_step_delivered_many_times_at_once_posts_one_message(
     for n in range(12):
         copy = {**payload, "id": f"notif-{n % 3}"}  # some retried, some new notification ids
         copies.append(copy)
-    async with instances(any_database_url, fakes, 1) as (stack,):
+    async with instances(database_url, fakes, 1) as (stack,):
         answers = await asyncio.gather(*(stack.send_webhook(c) for c in copies))
         await wait_state(stack.store, step_id, StepState.POSTED)
         await wait_jobs_done(stack.store, step_id)

@@ -14,11 +14,11 @@ from .in_process import YES_FORM, instances
 
 
 async def test_two_people_submitting_the_form_at_once_send_one_callback(
-    fakes: Fakes, any_database_url: str
+    fakes: Fakes, database_url: str
 ) -> None:
     payload = hitl_delivery(fakes.intercom)
     step_id = step_id_of(payload)
-    async with instances(any_database_url, fakes, 1) as (stack,):
+    async with instances(database_url, fakes, 1) as (stack,):
         await stack.send_webhook(payload)
         await wait_state(stack.store, step_id, StepState.POSTED)
         view = await stack.open_form(step_id)
@@ -37,12 +37,10 @@ async def test_two_people_submitting_the_form_at_once_send_one_callback(
     assert fakes.intercom.callbacks[0].body["step_id"] == step_id
 
 
-async def test_a_click_racing_a_form_sends_one_callback(
-    fakes: Fakes, any_database_url: str
-) -> None:
+async def test_a_click_racing_a_form_sends_one_callback(fakes: Fakes, database_url: str) -> None:
     payload = hitl_delivery(fakes.intercom)
     step_id = step_id_of(payload)
-    async with instances(any_database_url, fakes, 1) as (stack,):
+    async with instances(database_url, fakes, 1) as (stack,):
         await stack.send_webhook(payload)
         await wait_state(stack.store, step_id, StepState.POSTED)
         view = await stack.open_form(step_id)
