@@ -25,6 +25,7 @@ from bot.intercom.webhook import MAX_BODY_BYTES
 from bot.jobs import StepJobs
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
 from bot.routes import IntercomWebhook, slack_events_handler
+from bot.routing import Router, load_routes
 from bot.settings import Settings, remind_mention
 from bot.slack.access import AnswerAccess
 from bot.slack.listeners import Interactions
@@ -64,6 +65,15 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
     )
 
+    default_mention = (
+        remind_mention(settings.hitl_remind_mention) if settings.hitl_remind_mention else None
+    )
+    router = Router(
+        load_routes(settings.hitl_routes_file) if settings.hitl_routes_file else (),
+        default_channel=settings.slack_channel_id,
+        default_mention=default_mention,
+        default_access=AnswerAccess(settings.slack_allowed_users, settings.slack_allowed_usergroup),
+    )
     messenger = SlackMessenger(jobs_slack, metrics=metrics)
     step_jobs = StepJobs(
         store,
@@ -76,10 +86,9 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         metrics=metrics,
         threads=SlackThreads(jobs_slack, metrics=metrics),
         remind_after=settings.hitl_remind_after,
-        remind_mention=(
-            remind_mention(settings.hitl_remind_mention) if settings.hitl_remind_mention else None
-        ),
+        remind_mention=default_mention,
         admin_id=settings.intercom_admin_id,
+        router=router,
     )
     worker = Worker(
         store,
@@ -100,8 +109,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         authorize=authorize,
         logger=logging.getLogger("bot.slack.bolt"),
     )
-    access = AnswerAccess(settings.slack_allowed_users, settings.slack_allowed_usergroup)
-    Interactions(store, worker.wake, clock=clock, metrics=metrics, access=access).register(bolt)
+    Interactions(store, worker.wake, clock=clock, metrics=metrics, router=router).register(bolt)
     intake = StepIntake(store, clock=clock)
     webhook = IntercomWebhook(
         intake,

@@ -9,6 +9,7 @@ from pathlib import Path
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.routing import channel_ids, load_routes
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import SqlStore
 
@@ -47,33 +48,32 @@ async def _check_slack(settings: Settings) -> list[Finding]:
             True, "Slack token", f"bot user {auth.get('user_id')} in workspace {auth.get('team')}"
         )
     ]
-    channel = settings.slack_channel_id
+    channels = [settings.slack_channel_id]
+    if settings.hitl_routes_file is not None:
+        channels += [
+            c for c in channel_ids(load_routes(settings.hitl_routes_file)) if c not in channels
+        ]
+    for channel in channels:
+        findings.append(await _check_channel(client, channel))
+    return findings
+
+
+async def _check_channel(client: AsyncWebClient, channel: str) -> Finding:
     try:
         info = await client.conversations_info(channel=channel)
     except SlackApiError as exc:
         error = exc.response.get("error", "unknown error")
-        hint = (
-            " (is SLACK_CHANNEL_ID a channel ID such as C0123ABCD?)"
-            if error == "channel_not_found"
-            else ""
-        )
-        findings.append(
-            Finding(False, f"channel {channel}", f"conversations.info failed: {error}{hint}")
-        )
-        return findings
+        hint = " (is it a channel ID such as C0123ABCD?)" if error == "channel_not_found" else ""
+        return Finding(False, f"channel {channel}", f"conversations.info failed: {error}{hint}")
     conversation = info.get("channel") or {}
     if conversation.get("is_member"):
-        findings.append(Finding(True, f"channel {channel}", "the bot is a member and can post"))
-    else:
-        findings.append(
-            Finding(
-                False,
-                f"channel {channel}",
-                "the bot is not in this channel: open it in Slack and type "
-                "`/invite @Fin Teammate` (or the bot's name), then run check again",
-            )
-        )
-    return findings
+        return Finding(True, f"channel {channel}", "the bot is a member and can post")
+    return Finding(
+        False,
+        f"channel {channel}",
+        "the bot is not in this channel: open it in Slack and type "
+        "`/invite @Fin Teammate` (or the bot's name), then run check again",
+    )
 
 
 async def _check_database(settings: Settings) -> Finding:

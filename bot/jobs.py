@@ -22,6 +22,7 @@ from bot.intercom.client import (
 )
 from bot.intercom.links import conversation_url
 from bot.metrics import Metrics
+from bot.routing import Router
 from bot.slack.form import attribute_label
 from bot.slack.messenger import PostedMessage, SlackMessenger, SlackPermanent, SlackRetryable
 from bot.slack.threads import SlackThreads
@@ -56,7 +57,9 @@ class StepJobs:
         remind_after: float | None = None,
         remind_mention: str | None = None,
         admin_id: str | None = None,
+        router: Router | None = None,
     ) -> None:
+        self._router = router
         self._store = store
         self._messenger = messenger
         self._intercom = intercom
@@ -70,6 +73,9 @@ class StepJobs:
         self._remind_after = remind_after if threads is not None else None
         self._remind_mention = remind_mention
         self._admin_id = admin_id
+
+    def _channel_for(self, record: StepRecord) -> str:
+        return self._router.channel_for(record.step) if self._router else self._channel_id
 
     def handlers(self) -> dict[str, JobHandler]:
         return {
@@ -91,7 +97,9 @@ class StepJobs:
         try:
             posted = await self._earlier_post(job, record)
             if posted is None:
-                posted = await self._messenger.post_step(record, self._channel_id, _link(record))
+                posted = await self._messenger.post_step(
+                    record, self._channel_for(record), _link(record)
+                )
         except SlackRetryable as exc:
             self._retry_or_give_up(job, record, exc.reason, exc.retry_after)
             return
@@ -116,7 +124,7 @@ class StepJobs:
         if job.attempts == 0 or self._find_posted is None:
             return None
         try:
-            found = await self._find_posted(self._channel_id, record.step.step_id)
+            found = await self._find_posted(self._channel_for(record), record.step.step_id)
         except SlackPermanent as exc:
             # Better a rare duplicate than a step nobody sees.
             log.warning(
@@ -216,7 +224,8 @@ class StepJobs:
         ):
             return
         now = self._clock()
-        text = reminder_text(now - record.received_at, self._remind_mention)
+        mention = self._router.mention_for(record.step) if self._router else self._remind_mention
+        text = reminder_text(now - record.received_at, mention)
         try:
             await self._threads.reply(record.channel_id, record.message_ts, text)
         except SlackRetryable as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -110,6 +111,9 @@ class Settings(BaseSettings):
     hitl_remind_after: float | None = Field(default=None, gt=0)
     hitl_remind_mention: str | None = None
 
+    # YAML routes by procedure (channel, mention, who may answer); see bot/routing.py.
+    hitl_routes_file: Path | None = None
+
     # The Intercom admin the audit note after an answer is written as (unset: no note).
     intercom_admin_id: str | None = None
 
@@ -208,7 +212,7 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment; every problem reported at once, without values."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         lines = []
         for error in exc.errors(include_input=False, include_url=False):
@@ -216,3 +220,12 @@ def load_settings(**overrides: object) -> Settings:
             message = "is required" if error["type"] == "missing" else error["msg"]
             lines.append(f"{name}: {message}")
         raise SettingsError(lines) from None
+    if settings.hitl_routes_file is not None:
+        # Imported here: routing builds on settings, not the other way round.
+        from bot.routing import RoutesError, load_routes
+
+        try:
+            load_routes(settings.hitl_routes_file)
+        except RoutesError as exc:
+            raise SettingsError([f"HITL_ROUTES_FILE: {line}" for line in exc.lines]) from None
+    return settings

@@ -18,6 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import Answer, AnswerValue, StepRecord
 from bot.metrics import Metrics
+from bot.routing import Router
 from bot.samples import test_step
 from bot.slack.access import NOT_ALLOWED, AnswerAccess
 from bot.slack.blocks import home_view, pending_list, stats_message
@@ -68,12 +69,20 @@ class Interactions:
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
         access: AnswerAccess | None = None,
+        router: Router | None = None,
     ) -> None:
         self._metrics = metrics or Metrics()
         self._access = access or AnswerAccess()
+        self._router = router
         self._store = store
         self._wake_worker = wake_worker
         self._clock = clock
+
+    def _access_for(self, record: StepRecord | None) -> AnswerAccess:
+        """Who may answer this step: its route's answerers, else the global setting."""
+        if self._router is None:
+            return self._access
+        return self._router.access_for(record.step if record else None)
 
     def register(self, app: AsyncApp) -> None:
         app.action(OPEN_ACTION)(self.open_form)
@@ -92,7 +101,7 @@ class Interactions:
         if record is None or not record.state.is_open:
             await self._tell_clicker(body, client, respond, why_closed(record))
             return
-        if not await self._access.allows(_user_id(body), client):
+        if not await self._access_for(record).allows(_user_id(body), client):
             await self._tell_clicker(body, client, respond, NOT_ALLOWED)
             return
         try:
@@ -128,7 +137,7 @@ class Interactions:
             await ack()
             await _tell(respond, why_closed(record))
             return
-        if not await self._access.allows(_user_id(body), client):
+        if not await self._access_for(record).allows(_user_id(body), client):
             await ack()
             await _tell(respond, NOT_ALLOWED)
             return
@@ -148,7 +157,7 @@ class Interactions:
             await ack(response_action="update", view=closed_view(record))
             return
         # Never trust that the form was only shown to someone allowed: check again here.
-        if not await self._access.allows(_user_id(body), client):
+        if not await self._access_for(record).allows(_user_id(body), client):
             await ack(response_action="update", view=notice_view(NOT_ALLOWED))
             return
         state_values = view.get("state", {}).get("values", {})
@@ -202,7 +211,7 @@ class Interactions:
     async def _send_test(self, command: dict[str, Any], client: AsyncWebClient) -> str:
         """Queues a test step for the channel; says what happens (mrkdwn)."""
         user_id = str(command.get("user_id") or "")
-        if not await self._access.allows(user_id, client):
+        if not await self._access_for(None).allows(user_id, client):
             return NOT_ALLOWED
         step = test_step(self._clock())
         await self._store.add_steps([step], self._clock())

@@ -1,0 +1,139 @@
+"""Routing (`HITL_ROUTES_FILE`): which channel, mention and answerers a step gets, by procedure.
+
+The file is YAML: `routes: [{procedure, channel, mention, allowed_users, allowed_usergroup}]`.
+`procedure` is a glob on the procedure's name (case-insensitive) or its exact id; the first
+match wins; unmatched steps use `SLACK_CHANNEL_ID` and the global settings.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+
+from bot.domain import Step
+from bot.settings import remind_mention
+from bot.slack.access import AnswerAccess
+
+_SLACK_ID = r"^[A-Z0-9]{2,}$"
+SlackId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=_SLACK_ID)]
+
+
+class RoutesError(Exception):
+    """The routes file cannot be used; `lines` says why, one problem a line."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+class Route(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    procedure: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    channel: SlackId
+    mention: str | None = None
+    allowed_users: tuple[SlackId, ...] = ()
+    allowed_usergroup: SlackId | None = None
+
+    @field_validator("mention")
+    @classmethod
+    def _mention_as_slack_text(cls, value: str | None) -> str | None:
+        # Same forms as HITL_REMIND_MENTION: `<!subteam^S…>`, `<!here>` or user ids `U1,U2`.
+        return remind_mention(value) if value is not None and value.strip() else None
+
+    def matches(self, step: Step) -> bool:
+        if step.procedure_id is not None and self.procedure == step.procedure_id:
+            return True
+        name = (step.procedure_name or "").lower()
+        return fnmatch.fnmatchcase(name, self.procedure.lower())
+
+
+class _RoutesFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    routes: list[Route] = Field(min_length=1)
+
+
+def load_routes(path: Path) -> tuple[Route, ...]:
+    """Reads and validates the routes file; every problem is reported at once."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RoutesError([f"cannot read {path}: {exc.strerror or exc}"]) from None
+    except yaml.YAMLError as exc:
+        raise RoutesError([f"{path} is not valid YAML: {str(exc).splitlines()[0]}"]) from None
+    try:
+        return tuple(_RoutesFile.model_validate(raw).routes)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_input=False, include_url=False):
+            where = ".".join(str(part) for part in error["loc"]) or "file"
+            message = error["msg"]
+            if error["type"] == "string_pattern_mismatch":
+                message = "must be a Slack ID such as C0123ABCD / U0123ABCD / S0123ABCD"
+            lines.append(f"{path}: {where}: {message}")
+        raise RoutesError(lines) from None
+
+
+class Router:
+    """Answers, for one step, where it goes, whom reminders mention and who may answer."""
+
+    def __init__(
+        self,
+        routes: tuple[Route, ...],
+        *,
+        default_channel: str,
+        default_mention: str | None,
+        default_access: AnswerAccess,
+    ) -> None:
+        self._routes = routes
+        self._default_channel = default_channel
+        self._default_mention = default_mention
+        self._default_access = default_access
+        # One access object per route, so each caches its own user group's members.
+        self._access = {
+            index: AnswerAccess(route.allowed_users, route.allowed_usergroup)
+            for index, route in enumerate(routes)
+            if route.allowed_users or route.allowed_usergroup
+        }
+
+    def _match(self, step: Step) -> tuple[int, Route] | None:
+        for index, route in enumerate(self._routes):
+            if route.matches(step):
+                return index, route
+        return None
+
+    def channel_for(self, step: Step) -> str:
+        found = self._match(step)
+        return found[1].channel if found else self._default_channel
+
+    def mention_for(self, step: Step) -> str | None:
+        found = self._match(step)
+        if found and found[1].mention is not None:
+            return found[1].mention
+        return self._default_mention
+
+    def access_for(self, step: Step | None) -> AnswerAccess:
+        found = self._match(step) if step is not None else None
+        if found and found[0] in self._access:
+            return self._access[found[0]]
+        return self._default_access
+
+
+def channel_ids(routes: tuple[Route, ...]) -> list[str]:
+    """Every channel the routes post to (for `check`)."""
+    return sorted({route.channel for route in routes})
+
+
+__all__ = ["Route", "Router", "RoutesError", "channel_ids", "load_routes"]
