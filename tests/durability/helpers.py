@@ -6,11 +6,19 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import aiohttp
 
 from bot.domain import StepRecord, StepState
 from bot.fakes.slack import FakeSlack
 from bot.store import QueuedJob, SqlStore
+
+from .driver import hitl_delivery, send_webhook, step_id_of
+from .server import BotProcess
+
+if TYPE_CHECKING:
+    from .conftest import Fakes
 
 T = TypeVar("T")
 
@@ -108,3 +116,15 @@ async def wait_posted(database_url: str, step_id: str) -> StepRecord:
     """Until the bot has posted the step and stored where (so its jobs come in order)."""
     async with observe(database_url) as db:
         return await wait_state(db, step_id, StepState.POSTED)
+
+
+async def start_with_posted_step(
+    fakes: Fakes, bot: BotProcess, session: aiohttp.ClientSession, database_url: str
+) -> str:
+    """Starts `bot`, sends it a new step, waits until its message is posted; the step id."""
+    await bot.start()
+    payload = hitl_delivery(fakes.intercom)
+    step_id = step_id_of(payload)
+    assert await send_webhook(session, bot.url, payload) == 200
+    await wait_posted(database_url, step_id)
+    return step_id

@@ -23,10 +23,10 @@ from .helpers import (
     live_buttons,
     messages_for,
     observe,
+    start_with_posted_step,
     text_of,
     wait_jobs_done,
     wait_leased,
-    wait_posted,
     wait_state,
 )
 
@@ -88,12 +88,8 @@ async def test_answer_acknowledged_before_a_kill_is_delivered_after_restart(
     fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, sqlite_url: str
 ) -> None:
     first = bots(sqlite_url)
-    await first.start()
-    payload = hitl_delivery(fakes.intercom)
-    step_id = step_id_of(payload)
+    step_id = await start_with_posted_step(fakes, first, session, sqlite_url)
     fakes.intercom.script(step_id, Reply(503, delay=HANGS))
-    assert await send_webhook(session, first.url, payload) == 200
-    await wait_posted(sqlite_url, step_id)
 
     assert await click(session, first.url, step_id) == 200
     async with observe(sqlite_url) as db:
@@ -118,12 +114,8 @@ async def test_answer_that_reached_intercom_before_a_kill_is_reported_honestly(
 ) -> None:
     """Intercom took the answer, the bot died before hearing so; the retry meets a 409."""
     first = bots(sqlite_url)
-    await first.start()
-    payload = hitl_delivery(fakes.intercom)
-    step_id = step_id_of(payload)
+    step_id = await start_with_posted_step(fakes, first, session, sqlite_url)
     fakes.intercom.script(step_id, Reply(200, delay=HANGS))
-    assert await send_webhook(session, first.url, payload) == 200
-    await wait_posted(sqlite_url, step_id)
 
     assert await click(session, first.url, step_id) == 200
     async with observe(sqlite_url) as db:
@@ -147,11 +139,7 @@ async def test_message_of_a_step_settled_before_a_kill_loses_its_buttons_after_r
     fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, sqlite_url: str
 ) -> None:
     first = bots(sqlite_url)
-    await first.start()
-    payload = hitl_delivery(fakes.intercom)
-    step_id = step_id_of(payload)
-    assert await send_webhook(session, first.url, payload) == 200
-    await wait_posted(sqlite_url, step_id)
+    step_id = await start_with_posted_step(fakes, first, session, sqlite_url)
     fakes.slack.fail_next("chat.update", status=503, delay=HANGS)
 
     assert await click(session, first.url, step_id) == 200

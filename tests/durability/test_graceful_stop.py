@@ -14,15 +14,15 @@ from bot.fakes.intercom import Reply
 from bot.store import JobKind
 
 from .conftest import BotFactory, Fakes
-from .driver import click, hitl_delivery, send_webhook, step_id_of
+from .driver import click, hitl_delivery, step_id_of
 from .helpers import (
     live_buttons,
     messages_for,
     observe,
+    start_with_posted_step,
     text_of,
     wait_jobs_done,
     wait_leased,
-    wait_posted,
     wait_state,
 )
 from .in_process import instances
@@ -35,12 +35,8 @@ async def _stop_during_a_delivery(
     fakes: Fakes, bot: BotProcess, session: aiohttp.ClientSession, database_url: str
 ) -> tuple[str, int, float]:
     """Sends SIGTERM while a callback is in flight; returns the step, exit code and time."""
-    await bot.start()
-    payload = hitl_delivery(fakes.intercom)
-    step_id = step_id_of(payload)
+    step_id = await start_with_posted_step(fakes, bot, session, database_url)
     fakes.intercom.script(step_id, Reply(200, delay=SLOW_CALLBACK))
-    assert await send_webhook(session, bot.url, payload) == 200
-    await wait_posted(database_url, step_id)
     assert await click(session, bot.url, step_id) == 200
     async with observe(database_url) as db:
         await wait_leased(db, step_id, JobKind.DELIVER)
