@@ -10,16 +10,15 @@ It exits on SIGTERM/SIGINT, or when its stdin closes (the benchmark died).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import json
 import os
 import signal
 import sys
-import threading
 
 from aiohttp import web
+from lifeline import stop_when_stdin_closes
 
 
 def make_app(client_secret: str) -> web.Application:
@@ -45,23 +44,6 @@ def make_app(client_secret: str) -> web.Application:
     return app
 
 
-def _stop_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    """The benchmark keeps our stdin open as a pipe; EOF on it means it has gone."""
-    if sys.stdin is None or sys.stdin.isatty():
-        return
-
-    def watch() -> None:
-        # os.read, not sys.stdin: a daemon thread must not hold the buffered reader's lock
-        # while the interpreter shuts down.
-        with contextlib.suppress(OSError):
-            while os.read(0, 4096):
-                pass
-        with contextlib.suppress(RuntimeError):  # the loop already closed: we are exiting
-            loop.call_soon_threadsafe(stop.set)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
 async def serve(host: str, port: int, client_secret: str) -> None:
     runner = web.AppRunner(make_app(client_secret), access_log=None)
     await runner.setup()
@@ -71,7 +53,7 @@ async def serve(host: str, port: int, client_secret: str) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
-        _stop_when_stdin_closes(loop, stop)
+        stop_when_stdin_closes(loop, stop)
         await stop.wait()
     finally:
         await runner.cleanup()

@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
-import os
 import signal
 import sys
-import threading
 import time
 from typing import Any
 
 from aiohttp import web
+from lifeline import stop_when_stdin_closes
 
 from bot.fakes.intercom import FakeIntercom
 from bot.fakes.slack import FakeSlack, SlackCall
@@ -67,23 +65,6 @@ async def start_control(slack: FakeSlack, intercom: FakeIntercom) -> web.AppRunn
     return runner
 
 
-def _stop_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    """The benchmark keeps our stdin open as a pipe; EOF on it means it has gone."""
-    if sys.stdin is None or sys.stdin.isatty():
-        return
-
-    def watch() -> None:
-        # os.read, not sys.stdin: a daemon thread must not hold the buffered reader's lock
-        # while the interpreter shuts down.
-        with contextlib.suppress(OSError):
-            while os.read(0, 4096):
-                pass
-        with contextlib.suppress(RuntimeError):  # the loop already closed: we are exiting
-            loop.call_soon_threadsafe(stop.set)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
 async def serve(args: argparse.Namespace) -> None:
     slack = FakeSlack(
         token=args.slack_token,
@@ -105,7 +86,7 @@ async def serve(args: argparse.Namespace) -> None:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(signum, stop.set)
-            _stop_when_stdin_closes(loop, stop)
+            stop_when_stdin_closes(loop, stop)
             await stop.wait()
         finally:
             await control.cleanup()
