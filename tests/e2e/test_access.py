@@ -9,7 +9,7 @@ import pytest
 from bot.domain import StepState
 from bot.fakes.local_stack import LocalStack
 
-from .helpers import all_text, fresh_payload, refund_state, send_and_wait_posted, step_id_of
+from .helpers import all_text, post_new_step, refund_state
 
 NOT_ALLOWED = "can't answer this"
 
@@ -29,16 +29,10 @@ async def team_only(sqlite_url: str) -> AsyncIterator[LocalStack]:
         yield running
 
 
-async def _posted(stack: LocalStack, name: str = "refund_approval") -> str:
-    payload = fresh_payload(stack, name)
-    await send_and_wait_posted(stack, payload)
-    return step_id_of(payload)
-
-
 async def test_someone_not_allowed_clicking_answer_is_told_privately_and_gets_no_form(
     alice_only: LocalStack,
 ) -> None:
-    step_id = await _posted(alice_only)
+    step_id = await post_new_step(alice_only)
 
     await alice_only.click(step_id, "hitl.open", user_id="U0BOB", response_key="bob")
     (note,) = await alice_only.slack.wait_for_response("bob")
@@ -49,7 +43,7 @@ async def test_someone_not_allowed_clicking_answer_is_told_privately_and_gets_no
 
 
 async def test_an_allowed_user_gets_the_form(alice_only: LocalStack) -> None:
-    step_id = await _posted(alice_only)
+    step_id = await post_new_step(alice_only)
 
     view = await alice_only.open_form(step_id, user_id="U0ALICE")
 
@@ -60,7 +54,7 @@ async def test_a_submission_from_someone_not_allowed_is_refused_on_the_server(
     alice_only: LocalStack,
 ) -> None:
     """A form opened by Alice but submitted as Bob (a forged or shared view) sends nothing."""
-    step_id = await _posted(alice_only)
+    step_id = await post_new_step(alice_only)
     view = await alice_only.open_form(step_id, user_id="U0ALICE")
 
     answer = await alice_only.submit(view, refund_state(), user_id="U0BOB")
@@ -74,7 +68,7 @@ async def test_a_submission_from_someone_not_allowed_is_refused_on_the_server(
 
 
 async def test_a_yes_click_from_someone_not_allowed_is_refused(alice_only: LocalStack) -> None:
-    step_id = await _posted(alice_only, "single_boolean")
+    step_id = await post_new_step(alice_only, "single_boolean")
 
     await alice_only.click(step_id, "hitl.answer.yes", user_id="U0BOB", response_key="bob-yes")
     (note,) = await alice_only.slack.wait_for_response("bob-yes")
@@ -87,7 +81,7 @@ async def test_a_yes_click_from_someone_not_allowed_is_refused(alice_only: Local
 
 
 async def test_a_member_of_the_allowed_usergroup_may_answer(team_only: LocalStack) -> None:
-    step_id = await _posted(team_only, "single_boolean")
+    step_id = await post_new_step(team_only, "single_boolean")
 
     await team_only.click(step_id, "hitl.answer.no", user_id="U0CAROL")
     (callback,) = await team_only.intercom.wait_for_callbacks(1)
@@ -96,7 +90,7 @@ async def test_a_member_of_the_allowed_usergroup_may_answer(team_only: LocalStac
 
 
 async def test_someone_outside_the_allowed_usergroup_gets_no_form(team_only: LocalStack) -> None:
-    step_id = await _posted(team_only)
+    step_id = await post_new_step(team_only)
 
     await team_only.click(step_id, "hitl.open", user_id="U0BOB", response_key="bob")
     (note,) = await team_only.slack.wait_for_response("bob")
@@ -106,7 +100,7 @@ async def test_someone_outside_the_allowed_usergroup_gets_no_form(team_only: Loc
 
 
 async def test_usergroup_members_are_read_once_and_cached(team_only: LocalStack) -> None:
-    step_id = await _posted(team_only)
+    step_id = await post_new_step(team_only)
 
     await team_only.open_form(step_id, user_id="U0ALICE")
     await team_only.open_form(step_id, user_id="U0CAROL")

@@ -13,9 +13,7 @@ from bot.fakes.local_stack import LocalStack
 from bot.store import JobKind
 
 from .helpers import (
-    fresh_payload,
-    send_and_wait_posted,
-    step_id_of,
+    post_new_step,
     thread_replies,
     wait_thread_reply,
     wait_updated,
@@ -37,16 +35,10 @@ async def every_half_second(sqlite_url: str) -> AsyncIterator[LocalStack]:
         yield running
 
 
-async def _posted(stack: LocalStack, name: str = "refund_approval") -> str:
-    payload = fresh_payload(stack, name)
-    await send_and_wait_posted(stack, payload)
-    return step_id_of(payload)
-
-
 async def test_unanswered_step_is_reminded_in_its_thread_with_the_mention(
     every_half_second: LocalStack,
 ) -> None:
-    step_id = await _posted(every_half_second)
+    step_id = await post_new_step(every_half_second)
 
     (reminder,) = await wait_thread_reply(every_half_second, step_id, "Still waiting")
 
@@ -56,7 +48,7 @@ async def test_unanswered_step_is_reminded_in_its_thread_with_the_mention(
 async def test_reminders_repeat_at_the_interval_and_stop_after_three(
     every_half_second: LocalStack,
 ) -> None:
-    step_id = await _posted(every_half_second)
+    step_id = await post_new_step(every_half_second)
 
     await wait_thread_reply(every_half_second, step_id, "Still waiting", count=3)
     await asyncio.sleep(1.0)
@@ -72,7 +64,7 @@ async def test_reminders_repeat_at_the_interval_and_stop_after_three(
 
 async def test_answered_step_is_not_reminded(reminding: Callable[..., LocalStack]) -> None:
     async with reminding(hitl_remind_after=0.5) as stack:
-        step_id = await _posted(stack, "single_boolean")
+        step_id = await post_new_step(stack, "single_boolean")
         await stack.click(step_id, "hitl.answer.yes", user_id="U0ALICE")
         await wait_updated(stack, step_id, "Answered by")
 
@@ -88,7 +80,7 @@ async def test_user_ids_in_the_mention_are_mentioned_each(
     reminding: Callable[..., LocalStack],
 ) -> None:
     async with reminding(hitl_remind_after=0.3, hitl_remind_mention="U0ALICE,U0BOB") as stack:
-        step_id = await _posted(stack)
+        step_id = await post_new_step(stack)
 
         (reminder,) = await wait_thread_reply(stack, step_id, "Still waiting")
 
@@ -96,7 +88,7 @@ async def test_user_ids_in_the_mention_are_mentioned_each(
 
 
 async def test_no_reminder_is_scheduled_when_reminders_are_off(stack: LocalStack) -> None:
-    step_id = await _posted(stack)
+    step_id = await post_new_step(stack)
 
     kinds = [j.kind for j in await stack.store.list_jobs(step_id)]
 
