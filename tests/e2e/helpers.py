@@ -76,6 +76,17 @@ def fresh_payload(
     return stack.hitl_payload(sample, **changes)
 
 
+# Long enough that a loaded CI machine still posts the step before it expires (a 1 s
+# deadline, truncated to whole seconds, once left a step expired before its post ran).
+EXPIRES_WITHIN = 3
+EXPIRY_WAIT = EXPIRES_WITHIN + 7
+
+
+def expiring_payload(stack: LocalStack, name: str = "refund_approval") -> dict[str, Any]:
+    """A new step that expires EXPIRES_WITHIN seconds after it is built: send it at once."""
+    return fresh_payload(stack, name, expires_at=int(time.time()) + EXPIRES_WITHIN)
+
+
 def attribute(index: int, data_type: str, **fields: Any) -> dict[str, Any]:
     """One wire attribute with a realistic identifier."""
     return {

@@ -8,7 +8,9 @@ from bot.domain import Attribute, Step
 from bot.fakes.local_stack import LocalStack
 
 from .helpers import (
+    EXPIRY_WAIT,
     all_text,
+    expiring_payload,
     fresh_payload,
     item_of,
     refund_state,
@@ -113,13 +115,13 @@ async def test_hitl_help_explains_the_command(stack: LocalStack) -> None:
 async def test_stats_show_answered_expired_and_time_to_answer_per_procedure(
     stack: LocalStack,
 ) -> None:
+    expiring = expiring_payload(stack, "single_boolean")
+    await send_and_wait_posted(stack, expiring)
     answered = fresh_payload(stack, "single_boolean")
-    expiring = fresh_payload(stack, "single_boolean", expires_at=int(time.time()) + 1)
-    for payload in (answered, expiring):
-        await send_and_wait_posted(stack, payload)
+    await send_and_wait_posted(stack, answered)
     await stack.click(step_id_of(answered), "hitl.answer.yes", user_id="U0ALICE")
     await wait_updated(stack, step_id_of(answered), "Answered by")
-    await wait_updated(stack, step_id_of(expiring), "Expired")
+    await wait_updated(stack, step_id_of(expiring), "Expired", timeout=EXPIRY_WAIT)
 
     answer = await stack.command("stats")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
@@ -12,9 +11,11 @@ from bot.fakes.intercom import Reply
 from bot.fakes.local_stack import INTERCOM_TOKEN, LocalStack
 
 from .helpers import (
+    EXPIRY_WAIT,
     all_text,
     assert_no_buttons,
     current_message,
+    expiring_payload,
     fresh_payload,
     refund_state,
     send_and_wait_posted,
@@ -219,11 +220,11 @@ async def test_form_submitted_after_the_step_settled_is_told_who_answered(
 
 
 async def test_unanswered_step_shows_expired_when_its_deadline_passes(stack: LocalStack) -> None:
-    payload = fresh_payload(stack, expires_at=int(time.time()) + 1)
+    payload = expiring_payload(stack)
     step_id = step_id_of(payload)
     await send_and_wait_posted(stack, payload)
 
-    update = await wait_updated(stack, step_id, "Expired")
+    update = await wait_updated(stack, step_id, "Expired", timeout=EXPIRY_WAIT)
     await stack.click(step_id, "hitl.open", user_id="U0BOB", response_key="too-late")
     (note,) = await stack.slack.wait_for_response("too-late")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -11,6 +10,8 @@ from bot.fakes.intercom import Reply
 from bot.fakes.local_stack import LocalStack
 
 from .helpers import (
+    EXPIRY_WAIT,
+    expiring_payload,
     fresh_payload,
     refund_state,
     send_and_wait_posted,
@@ -59,11 +60,11 @@ async def test_each_settling_is_told_once(stack: LocalStack) -> None:
 
 
 async def test_expiry_is_told_in_the_thread(stack: LocalStack) -> None:
-    payload = fresh_payload(stack, expires_at=int(time.time()) + 1)
+    payload = expiring_payload(stack)
     step_id = step_id_of(payload)
     await send_and_wait_posted(stack, payload)
 
-    (reply,) = await wait_thread_reply(stack, step_id, "Expired")
+    (reply,) = await wait_thread_reply(stack, step_id, "Expired", timeout=EXPIRY_WAIT)
 
     assert "nobody answered" in reply["text"]
 
