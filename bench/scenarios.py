@@ -40,12 +40,10 @@ from processes import (
     memory_kb,
     py_spy,
 )
-from sqlalchemy import literal, update
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import Connection, literal, update
 
 from bot.store import JobKind, SqlStore
 from bot.store.schema import jobs, steps
-from bot.store.sql import async_url
 
 WEBHOOK = "/intercom/webhook"
 SLACK_EVENTS = "/slack/events"
@@ -319,29 +317,28 @@ async def insert_pending(database_url: str, origin: str, count: int) -> None:
     Their post jobs are removed (else the bot would post them all on start); their expiry
     jobs, a day away, stay, as they would in a real store.
     """
+    permalink = literal(f"https://fake.slack.test/archives/{CHANNEL_ID}/p") + steps.c.step_id
+
+    def as_posted(conn: Connection) -> None:
+        conn.execute(jobs.delete().where(jobs.c.kind == JobKind.POST))
+        conn.execute(
+            update(steps).values(
+                state="posted",
+                channel_id=CHANNEL_ID,
+                message_ts="1795478400.000100",
+                permalink=permalink,
+            )
+        )
+
     store = await SqlStore.open(database_url)
     try:
         for start in range(0, count, INSERT_BATCH):
             size = min(INSERT_BATCH, count - start)
             batch = [d.step(origin) for d in deliveries(origin, size)]
             await store.add_steps(batch, time.time())
+        await store.run_in_transaction(as_posted)
     finally:
         await store.close()
-    permalink = literal(f"https://fake.slack.test/archives/{CHANNEL_ID}/p") + steps.c.step_id
-    engine = create_async_engine(async_url(database_url))
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(jobs.delete().where(jobs.c.kind == JobKind.POST))
-            await conn.execute(
-                update(steps).values(
-                    state="posted",
-                    channel_id=CHANNEL_ID,
-                    message_ts="1795478400.000100",
-                    permalink=permalink,
-                )
-            )
-    finally:
-        await engine.dispose()
 
 
 async def pending_load(bench: Bench) -> tuple[Memory, Latency]:

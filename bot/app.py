@@ -75,8 +75,10 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         default_access=AnswerAccess(settings.slack_allowed_users, settings.slack_allowed_usergroup),
     )
     messenger = SlackMessenger(jobs_slack, metrics=metrics)
+    # The worker's transactions give way to those of requests waiting for an answer.
+    background_store = store.background()
     step_jobs = StepJobs(
-        store,
+        background_store,
         messenger,
         IntercomClient(http, settings.intercom_access_token.get_secret_value(), metrics=metrics),
         channel_id=settings.slack_channel_id,
@@ -91,7 +93,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         router=router,
     )
     worker = Worker(
-        store,
+        background_store,
         step_jobs.handlers(),
         owner=_instance_name(),
         poll_interval=settings.hitl_poll_interval,

@@ -90,5 +90,3 @@ def configure_logging(level: str, fmt: str, secrets: Iterable[str]) -> None:
     root.setLevel(level.upper())
     # aiohttp's access log is one line per request: noise at INFO for a webhook receiver.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    # aiosqlite logs every cursor operation at DEBUG: unreadable, and it would log SQL values.
-    logging.getLogger("aiosqlite").setLevel(max(root.level, logging.INFO))

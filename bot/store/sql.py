@@ -7,20 +7,21 @@ outbox), so a crash can never leave a change without the work that must follow i
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, and_, event, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql
 
 from bot.domain import Answer, Step, StepRecord, StepState
+from bot.store.database import Database, open_database
 from bot.store.schema import jobs, steps
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,6 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 # Any fixed numbers work; they only have to be the same for every instance.
 _MIGRATION_LOCK_KEY = 0x48_49_54_4C
 _CLAIM_LOCK_KEY = 0x48_49_54_4D
-# Read-only work on SQLite starts a deferred transaction instead of taking the write lock.
-_READ_ONLY = "hitl_read_only"
 
 OPEN_STATES = (StepState.RECEIVED.value, StepState.POSTED.value)
 
@@ -84,16 +83,6 @@ class ClaimResult:
     record: StepRecord | None
 
 
-def async_url(database_url: str) -> str:
-    """Maps the operator's URL to SQLAlchemy's async driver URL."""
-    if database_url.startswith("sqlite:///"):
-        return "sqlite+aiosqlite:///" + database_url.removeprefix("sqlite:///")
-    for prefix in ("postgresql://", "postgres://"):
-        if database_url.startswith(prefix):
-            return "postgresql+asyncpg://" + database_url.removeprefix(prefix)
-    raise ValueError("DATABASE_URL must start with sqlite:/// or postgresql://")
-
-
 def _record(row: Any) -> StepRecord:
     return StepRecord(
         step=Step.model_validate_json(row.step_json),
@@ -109,39 +98,41 @@ def _record(row: Any) -> StepRecord:
     )
 
 
-# Built once: executed with a list of rows they become one multi-row INSERT each
-# (SQLAlchemy's "insertmanyvalues"), RETURNING the steps actually inserted.
-_ADD_STEPS = {
-    name: dialect.insert(steps)
+# PostgreSQL: one multi-row INSERT (SQLAlchemy's "insertmanyvalues") that skips steps
+# another instance stored first and RETURNS the ones actually inserted.
+_ADD_STEPS_PG = (
+    postgresql.insert(steps)
     .on_conflict_do_nothing(index_elements=["step_id"])
     .returning(steps.c.step_id)
-    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
-}
+)
+# SQLite: the batch's transaction holds the write lock (BEGIN IMMEDIATE), so "which of
+# these exist?" then a plain executemany INSERT is race-free, and costs 4 driver calls per
+# batch where INSERT … RETURNING costs one per row (about 5x the CPU per step, measured).
+_ADD_STEPS_SQLITE = steps.insert()
 _ADD_JOBS = jobs.insert()
 
 
 class SqlStore:
-    """One interface over SQLite (embedded default) and PostgreSQL (several instances)."""
+    """One interface over SQLite (embedded default) and PostgreSQL (several instances).
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        # Same pool; on SQLite its transactions are deferred, so reads never wait for
-        # (or hold) the write lock another process may have.
-        self._reader = engine.execution_options(**{_READ_ONLY: True})
-        self._dialect = engine.dialect.name
+    Each method's transaction is a plain synchronous function of a `Connection`, run
+    whole by the `Database` (see bot/store/database.py for why).
+    """
+
+    def __init__(self, database: Database, *, urgent: bool = True) -> None:
+        self._db = database
+        self._dialect = database.dialect
+        self._urgent = urgent
+
+    def background(self) -> SqlStore:
+        """This store for the worker: on SQLite its transactions queue behind those of
+        requests waiting for an answer (webhooks, clicks, submissions, /hitl)."""
+        return SqlStore(self._db, urgent=False)
 
     @classmethod
     def connect(cls, database_url: str) -> SqlStore:
         """A store whose connections open lazily; call `migrate()` before use."""
-        url = make_url(async_url(database_url))
-        if url.get_backend_name() == "sqlite":
-            # One connection: SQLite has one writer anyway, and this keeps every
-            # transaction free of "database is locked" between our own connections.
-            engine = create_async_engine(url, pool_size=1, max_overflow=0)
-            _tune_sqlite(engine)
-        else:
-            engine = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
-        return cls(engine)
+        return cls(open_database(database_url))
 
     @classmethod
     async def open(cls, database_url: str) -> SqlStore:
@@ -155,18 +146,26 @@ class SqlStore:
         return store
 
     async def close(self) -> None:
-        await self._engine.dispose()
+        await self._db.close()
 
     async def migrate(self) -> None:
-        async with self._engine.begin() as conn:
+        def work(conn: Connection) -> None:
             if self._dialect == "postgresql":
                 # Instances starting together must not race each other's CREATE TABLE.
-                await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")
-            await conn.run_sync(_upgrade_to_head)
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_KEY})")
+            _upgrade_to_head(conn)
 
-    def _insert(self, table: Any) -> Any:
-        dialect = postgresql if self._dialect == "postgresql" else sqlite
-        return dialect.insert(table)
+        await self._write(work)
+
+    async def run_in_transaction(self, work: Callable[[Connection], T]) -> T:
+        """Runs `work` in one write transaction: for tools (the benchmark's bulk loads)."""
+        return await self._write(work)
+
+    async def _write(self, work: Callable[[Connection], T], *, urgent: bool = False) -> T:
+        return await self._db.write(work, urgent=urgent or self._urgent)
+
+    async def _read(self, work: Callable[[Connection], T]) -> T:
+        return await self._db.read(work, urgent=self._urgent)
 
     # Steps ---------------------------------------------------------------------------
 
@@ -175,7 +174,7 @@ class SqlStore:
 
         Returns, per step, whether it was new: a retried delivery changes nothing.
         One transaction whatever the number of steps (the webhook intake commits
-        concurrent deliveries together), with two fixed statements sent as batches.
+        concurrent deliveries together), with a fixed few statements sent as batches.
         """
         if not new_steps:
             return []
@@ -191,8 +190,9 @@ class SqlStore:
             }
             for step in unique.values()
         ]
-        async with self._engine.begin() as conn:
-            inserted = set((await conn.execute(_ADD_STEPS[self._dialect], rows)).scalars())
+
+        def work(conn: Connection) -> set[str]:
+            inserted = self._insert_new_steps(conn, rows)
             job_rows = [_job_row(step_id, JobKind.POST, now) for step_id in inserted]
             job_rows += [
                 _job_row(step.step_id, JobKind.EXPIRE, float(step.expires_at))
@@ -200,7 +200,10 @@ class SqlStore:
                 if step.step_id in inserted and step.expires_at is not None
             ]
             if job_rows:
-                await conn.execute(_ADD_JOBS, job_rows)
+                conn.execute(_ADD_JOBS, job_rows)
+            return inserted
+
+        inserted = await self._write(work)
         seen: set[str] = set()
         result = []
         for step in new_steps:
@@ -208,28 +211,44 @@ class SqlStore:
             seen.add(step.step_id)
         return result
 
+    def _insert_new_steps(self, conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+        """Inserts the rows whose step is not stored yet; returns their step ids."""
+        if self._dialect == "postgresql":
+            return set(conn.execute(_ADD_STEPS_PG, rows).scalars())
+        wanted = [row["step_id"] for row in rows]
+        stored = set(
+            conn.execute(select(steps.c.step_id).where(steps.c.step_id.in_(wanted))).scalars()
+        )
+        new_rows = [row for row in rows if row["step_id"] not in stored]
+        if new_rows:
+            conn.execute(_ADD_STEPS_SQLITE, new_rows)
+        return {row["step_id"] for row in new_rows}
+
     async def get(self, step_id: str) -> StepRecord | None:
-        async with self._reader.connect() as conn:
-            row = (await conn.execute(select(steps).where(steps.c.step_id == step_id))).first()
+        row = await self._read(lambda conn: _step_row(conn, step_id))
         return _record(row) if row else None
 
     async def claim_answer(self, step_id: str, answer: Answer, now: float) -> ClaimResult:
         """Compare-and-set: the first answer for an open step wins; later ones see it."""
-        async with self._engine.begin() as conn:
-            changed = await conn.execute(
+        answer_json = answer.model_dump_json()
+
+        def work(conn: Connection) -> tuple[bool, Any]:
+            changed = conn.execute(
                 update(steps)
                 .where(steps.c.step_id == step_id, steps.c.state.in_(OPEN_STATES))
                 .values(
                     state=StepState.SUBMITTED.value,
-                    answer_json=answer.model_dump_json(),
+                    answer_json=answer_json,
                     answered_by=answer.user_id,
                 )
             )
             won = changed.rowcount == 1
             if won:
-                await conn.execute(jobs.insert(), [_job_row(step_id, JobKind.DELIVER, now)])
-                await self._enqueue_refresh(conn, step_id, now)
-            row = (await conn.execute(select(steps).where(steps.c.step_id == step_id))).first()
+                conn.execute(_ADD_JOBS, [_job_row(step_id, JobKind.DELIVER, now)])
+                _enqueue_refresh(conn, step_id, now)
+            return won, _step_row(conn, step_id)
+
+        won, row = await self._write(work)
         return ClaimResult(won=won, record=_record(row) if row else None)
 
     async def mark_posted(
@@ -246,11 +265,10 @@ class SqlStore:
         With `remind_at`, the step's first reminder is scheduled in the same transaction,
         once: only the move to `posted` schedules it.
         """
-        async with self._engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    select(steps.c.state).where(steps.c.step_id == step_id).with_for_update()
-                )
+
+        def work(conn: Connection) -> Any:
+            row = conn.execute(
+                select(steps.c.state).where(steps.c.step_id == step_id).with_for_update()
             ).first()
             if row is None:
                 return None
@@ -262,14 +280,14 @@ class SqlStore:
             if row.state == StepState.RECEIVED.value:
                 values["state"] = StepState.POSTED.value
                 if remind_at is not None:
-                    await conn.execute(
-                        jobs.insert(), [_job_row(step_id, JobKind.REMIND, remind_at)]
-                    )
+                    conn.execute(_ADD_JOBS, [_job_row(step_id, JobKind.REMIND, remind_at)])
             else:
                 # The step moved on while it was being posted: show where it is now.
-                await self._enqueue_refresh(conn, step_id, 0.0)
-            await conn.execute(update(steps).where(steps.c.step_id == step_id).values(values))
-            fresh = (await conn.execute(select(steps).where(steps.c.step_id == step_id))).first()
+                _enqueue_refresh(conn, step_id, 0.0)
+            conn.execute(update(steps).where(steps.c.step_id == step_id).values(values))
+            return _step_row(conn, step_id)
+
+        fresh = await self._write(work)
         return _record(fresh) if fresh else None
 
     async def settle(
@@ -287,8 +305,9 @@ class SqlStore:
         The jobs of kinds `then` are added in the same transaction, so they exist exactly
         once per settling; reminders still waiting are dropped.
         """
-        async with self._engine.begin() as conn:
-            changed = await conn.execute(
+
+        def work(conn: Connection) -> bool:
+            changed = conn.execute(
                 update(steps)
                 .where(
                     steps.c.step_id == step_id,
@@ -298,22 +317,25 @@ class SqlStore:
             )
             if changed.rowcount != 1:
                 return False
-            await self._enqueue_refresh(conn, step_id, now)
+            _enqueue_refresh(conn, step_id, now)
             if then:
-                await conn.execute(jobs.insert(), [_job_row(step_id, kind, now) for kind in then])
-            await conn.execute(
+                conn.execute(_ADD_JOBS, [_job_row(step_id, kind, now) for kind in then])
+            conn.execute(
                 jobs.delete().where(
                     jobs.c.step_id == step_id,
                     jobs.c.kind == JobKind.REMIND,
                     jobs.c.locked_by.is_(None),
                 )
             )
-        return True
+            return True
+
+        return await self._write(work)
 
     async def reminder_sent(self, step_id: str, next_at: float | None) -> None:
         """Counts a posted reminder; schedules the next at `next_at` if the step is open."""
-        async with self._engine.begin() as conn:
-            changed = await conn.execute(
+
+        def work(conn: Connection) -> None:
+            changed = conn.execute(
                 update(steps)
                 .where(steps.c.step_id == step_id)
                 .values(reminders_sent=steps.c.reminders_sent + 1)
@@ -321,88 +343,57 @@ class SqlStore:
             )
             state = changed.scalar_one_or_none()
             if next_at is not None and state in OPEN_STATES:
-                await conn.execute(jobs.insert(), [_job_row(step_id, JobKind.REMIND, next_at)])
+                conn.execute(_ADD_JOBS, [_job_row(step_id, JobKind.REMIND, next_at)])
+
+        await self._write(work)
 
     async def settled_since(self, since: float) -> list[StepRecord]:
         """Steps answered or expired at or after `since` (for `/hitl stats`)."""
         settled = (StepState.ANSWERED.value, StepState.EXPIRED.value)
-        async with self._reader.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(steps).where(steps.c.state.in_(settled), steps.c.settled_at >= since)
-                )
-            ).all()
+        query = select(steps).where(steps.c.state.in_(settled), steps.c.settled_at >= since)
+        rows = await self._read(lambda conn: conn.execute(query).all())
         return [_record(row) for row in rows]
 
     async def answered_by(self, user_id: str, limit: int) -> list[StepRecord]:
         """The steps `user_id`'s answer won, newest first."""
-        async with self._reader.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(steps)
-                    .where(steps.c.answered_by == user_id)
-                    .order_by(steps.c.received_at.desc())
-                    .limit(limit)
-                )
-            ).all()
+        query = (
+            select(steps)
+            .where(steps.c.answered_by == user_id)
+            .order_by(steps.c.received_at.desc())
+            .limit(limit)
+        )
+        rows = await self._read(lambda conn: conn.execute(query).all())
         return [_record(row) for row in rows]
 
     async def pending(self, limit: int) -> tuple[list[StepRecord], int]:
         """The newest open steps (at most `limit`) and how many are open in all."""
-        async with self._reader.connect() as conn:
-            total = (
-                await conn.execute(
-                    select(func.count()).select_from(steps).where(steps.c.state.in_(OPEN_STATES))
-                )
-            ).scalar_one()
-            rows = (
-                await conn.execute(
-                    select(steps)
-                    .where(steps.c.state.in_(OPEN_STATES))
-                    .order_by(steps.c.received_at.desc())
-                    .limit(limit)
-                )
-            ).all()
+        count = select(func.count()).select_from(steps).where(steps.c.state.in_(OPEN_STATES))
+        newest = (
+            select(steps)
+            .where(steps.c.state.in_(OPEN_STATES))
+            .order_by(steps.c.received_at.desc())
+            .limit(limit)
+        )
+
+        def work(conn: Connection) -> tuple[Any, Sequence[Any]]:
+            return conn.execute(count).scalar_one(), conn.execute(newest).all()
+
+        total, rows = await self._read(work)
         return [_record(row) for row in rows], int(total)
 
     async def state_counts(self) -> dict[StepState, int]:
         """How many steps are in each state (states with none are left out)."""
-        async with self._reader.connect() as conn:
-            rows = (
-                await conn.execute(select(steps.c.state, func.count()).group_by(steps.c.state))
-            ).all()
+        query = select(steps.c.state, func.count()).group_by(steps.c.state)
+        rows = await self._read(lambda conn: conn.execute(query).all())
         return {StepState(state): int(count) for state, count in rows}
 
     async def oldest_open_received_at(self) -> float | None:
         """When the longest-waiting open step arrived; None when no step is open."""
-        async with self._reader.connect() as conn:
-            oldest = (
-                await conn.execute(
-                    select(func.min(steps.c.received_at)).where(steps.c.state.in_(OPEN_STATES))
-                )
-            ).scalar_one_or_none()
+        query = select(func.min(steps.c.received_at)).where(steps.c.state.in_(OPEN_STATES))
+        oldest = await self._read(lambda conn: conn.execute(query).scalar_one_or_none())
         return float(oldest) if oldest is not None else None
 
     # Jobs ----------------------------------------------------------------------------
-
-    async def _enqueue_refresh(self, conn: AsyncConnection, step_id: str, now: float) -> None:
-        # A refresh not yet taken will render the latest state anyway: one is enough.
-        # Callers hold the step's row (they have just changed or locked it), so two
-        # transactions cannot both find none waiting and both add one.
-        waiting = (
-            await conn.execute(
-                select(jobs.c.id, jobs.c.run_at).where(
-                    jobs.c.step_id == step_id,
-                    jobs.c.kind == JobKind.REFRESH,
-                    jobs.c.locked_by.is_(None),
-                )
-            )
-        ).first()
-        if waiting is None:
-            await conn.execute(jobs.insert(), [_job_row(step_id, JobKind.REFRESH, now)])
-        elif waiting.run_at > now:
-            # One backing off after a failed update: the news should not wait for it.
-            await conn.execute(update(jobs).where(jobs.c.id == waiting.id).values(run_at=now))
 
     async def claim_jobs(self, owner: str, now: float, lease: float, limit: int) -> list[Job]:
         """Leases due jobs to `owner`, at most one per step so a step's jobs run in order.
@@ -433,52 +424,53 @@ class SqlStore:
             .limit(limit * 4)
             .with_for_update(skip_locked=True, of=jobs)
         )
-        async with self._engine.begin() as conn:
+        previous_owner: dict[int, str | None] = {}
+
+        def work(conn: Connection) -> tuple[Sequence[Any], dict[str, str]]:
             if self._dialect == "postgresql":
                 # Row locks keep two instances off the same job, but not off two jobs of
                 # one step: the NOT EXISTS above reads a snapshot that cannot see another
                 # instance's claim still committing. Claims are two short statements, so
                 # taking them one at a time costs little and makes "one per step" hold.
                 # (SQLite's BEGIN IMMEDIATE already serialises them.)
-                await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_CLAIM_LOCK_KEY})")
-            rows = (await conn.execute(candidates)).all()
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_CLAIM_LOCK_KEY})")
             chosen: dict[str, int] = {}
-            previous_owner: dict[int, str | None] = {}
-            for row in rows:
+            for row in conn.execute(candidates).all():
                 if len(chosen) >= limit:
                     break
                 if row.step_id not in chosen:
                     chosen[row.step_id] = row.id
                     previous_owner[row.id] = row.locked_by
             if not chosen:
-                return []
-            claimed = (
-                await conn.execute(
-                    update(jobs)
-                    .where(jobs.c.id.in_(list(chosen.values())))
-                    .values(
-                        locked_by=owner,
-                        locked_until=now + lease,
-                        attempts=jobs.c.attempts + 1,
-                    )
-                    .returning(
-                        jobs.c.id,
-                        jobs.c.step_id,
-                        jobs.c.kind,
-                        jobs.c.attempts,
-                        jobs.c.created_at,
-                        jobs.c.last_error,
-                    )
+                return [], {}
+            claimed = conn.execute(
+                update(jobs)
+                .where(jobs.c.id.in_(list(chosen.values())))
+                .values(
+                    locked_by=owner,
+                    locked_until=now + lease,
+                    attempts=jobs.c.attempts + 1,
+                )
+                .returning(
+                    jobs.c.id,
+                    jobs.c.step_id,
+                    jobs.c.kind,
+                    jobs.c.attempts,
+                    jobs.c.created_at,
+                    jobs.c.last_error,
                 )
             ).all()
             conversations: dict[str, str] = {
                 row.step_id: row.conversation_id
-                for row in await conn.execute(
+                for row in conn.execute(
                     select(steps.c.step_id, steps.c.conversation_id).where(
                         steps.c.step_id.in_(list(chosen))
                     )
                 )
             }
+            return claimed, conversations
+
+        claimed, conversations = await self._write(work)
         return sorted(
             (
                 Job(
@@ -500,57 +492,46 @@ class SqlStore:
         """Keeps `owner`'s running jobs leased; returns the ids it still holds."""
         if not job_ids:
             return set()
-        async with self._engine.begin() as conn:
-            kept = await conn.execute(
-                update(jobs)
-                .where(jobs.c.id.in_(list(job_ids)), jobs.c.locked_by == owner)
-                .values(locked_until=until)
-                .returning(jobs.c.id)
-            )
-            return set(kept.scalars())
+        query = (
+            update(jobs)
+            .where(jobs.c.id.in_(list(job_ids)), jobs.c.locked_by == owner)
+            .values(locked_until=until)
+            .returning(jobs.c.id)
+        )
+        # Urgent even for the worker: a lease left to run out would hand a running job
+        # to another instance.
+        return await self._write(lambda conn: set(conn.execute(query).scalars()), urgent=True)
 
     async def finish_job(self, job_id: int, owner: str) -> bool:
         """Deletes a done job; False if `owner` no longer held it (another took it over)."""
-        async with self._engine.begin() as conn:
-            done = await conn.execute(
-                jobs.delete()
-                .where(jobs.c.id == job_id, jobs.c.locked_by == owner)
-                .returning(jobs.c.id)
-            )
-            return done.first() is not None
+        query = (
+            jobs.delete().where(jobs.c.id == job_id, jobs.c.locked_by == owner).returning(jobs.c.id)
+        )
+        return await self._write(lambda conn: conn.execute(query).first() is not None)
 
     async def retry_job(self, job_id: int, owner: str, run_at: float, error: str) -> bool:
         """Hands a job back, due again at `run_at`; False if `owner` no longer held it."""
-        async with self._engine.begin() as conn:
-            retried = await conn.execute(
-                update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.locked_by == owner)
-                .values(
-                    run_at=run_at,
-                    locked_by=None,
-                    locked_until=None,
-                    last_error=error[:2000],
-                )
-                .returning(jobs.c.id)
-            )
-            return retried.first() is not None
+        query = (
+            update(jobs)
+            .where(jobs.c.id == job_id, jobs.c.locked_by == owner)
+            .values(run_at=run_at, locked_by=None, locked_until=None, last_error=error[:2000])
+            .returning(jobs.c.id)
+        )
+        return await self._write(lambda conn: conn.execute(query).first() is not None)
 
     async def release_jobs(self, owner: str) -> None:
         """Hands back every job `owner` holds (a graceful stop), due at once elsewhere."""
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(jobs)
-                .where(jobs.c.locked_by == owner)
-                .values(locked_by=None, locked_until=None)
-            )
+        query = (
+            update(jobs).where(jobs.c.locked_by == owner).values(locked_by=None, locked_until=None)
+        )
+        await self._write(lambda conn: conn.execute(query))
 
     async def list_jobs(self, step_id: str | None = None) -> list[QueuedJob]:
         """Every job still to run (or running), oldest first; for operators and tests."""
         query = select(jobs).order_by(jobs.c.id)
         if step_id is not None:
             query = query.where(jobs.c.step_id == step_id)
-        async with self._reader.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        rows = await self._read(lambda conn: conn.execute(query).all())
         return [
             QueuedJob(
                 id=row.id,
@@ -564,6 +545,28 @@ class SqlStore:
             )
             for row in rows
         ]
+
+
+def _step_row(conn: Connection, step_id: str) -> Any:
+    return conn.execute(select(steps).where(steps.c.step_id == step_id)).first()
+
+
+def _enqueue_refresh(conn: Connection, step_id: str, now: float) -> None:
+    # A refresh not yet taken will render the latest state anyway: one is enough.
+    # Callers hold the step's row (they have just changed or locked it), so two
+    # transactions cannot both find none waiting and both add one.
+    waiting = conn.execute(
+        select(jobs.c.id, jobs.c.run_at).where(
+            jobs.c.step_id == step_id,
+            jobs.c.kind == JobKind.REFRESH,
+            jobs.c.locked_by.is_(None),
+        )
+    ).first()
+    if waiting is None:
+        conn.execute(_ADD_JOBS, [_job_row(step_id, JobKind.REFRESH, now)])
+    elif waiting.run_at > now:
+        # One backing off after a failed update: the news should not wait for it.
+        conn.execute(update(jobs).where(jobs.c.id == waiting.id).values(run_at=now))
 
 
 def _job_row(step_id: str, kind: str, run_at: float) -> dict[str, Any]:
@@ -581,27 +584,3 @@ def _upgrade_to_head(connection: Connection) -> None:
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
-
-
-def _tune_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Take transaction control from the driver so every transaction can BEGIN IMMEDIATE.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        # WAL + NORMAL: a commit survives a killed process (not a power cut) at far less
-        # fsync cost; busy_timeout covers a second process on the same file.
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # Take the write lock up front: a deferred transaction that later writes can fail
-        # at once with SQLITE_BUSY when another process holds the lock. Reads (marked by
-        # the store's reader) need no lock in WAL mode and stay deferred.
-        if conn.get_execution_options().get(_READ_ONLY):
-            conn.exec_driver_sql("BEGIN")
-        else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -6,11 +6,10 @@ import asyncio
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import Connection, inspect, text
 
 from bot.store import SqlStore
-from bot.store.sql import _MIGRATIONS, async_url
+from bot.store.sql import _MIGRATIONS
 
 from .factories import make_step
 
@@ -24,16 +23,16 @@ def _head() -> str:
 
 
 async def _schema(database_url: str) -> tuple[set[str], list[str]]:
-    engine = create_async_engine(async_url(database_url))
+    def look(conn: Connection) -> tuple[set[str], list[str]]:
+        tables = set(inspect(conn).get_table_names())
+        versions = list(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+        return tables, versions
+
+    store = SqlStore.connect(database_url)  # connect(), not open(): it must not migrate
     try:
-        async with engine.connect() as conn:
-            tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
-            versions = list(
-                (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalars()
-            )
+        return await store.run_in_transaction(look)
     finally:
-        await engine.dispose()
-    return tables, versions
+        await store.close()
 
 
 async def test_start_creates_the_schema_at_the_newest_revision(database_url: str) -> None:

@@ -1,0 +1,83 @@
+"""SQLite's store thread: one transaction at a time, requests' work before the worker's."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Connection, text
+
+from bot.store.database import SqliteDatabase
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[SqliteDatabase]:
+    db = SqliteDatabase(f"sqlite:///{tmp_path / 'order.db'}")
+    yield db
+    await db.close()
+
+
+async def test_urgent_work_runs_before_background_work_queued_earlier(
+    database: SqliteDatabase,
+) -> None:
+    release = threading.Event()
+    ran: list[str] = []
+
+    def blocker(_conn: Connection) -> None:
+        release.wait(5)
+
+    def note(name: str) -> object:
+        return lambda _conn: ran.append(name)
+
+    busy = asyncio.create_task(database.write(blocker))
+    await asyncio.sleep(0.05)  # the thread is now inside `blocker`
+    queued = [
+        asyncio.create_task(database.write(note("worker-1"))),
+        asyncio.create_task(database.read(note("worker-2"))),
+        asyncio.create_task(database.write(note("webhook"), urgent=True)),
+        asyncio.create_task(database.read(note("click"), urgent=True)),
+    ]
+    await asyncio.sleep(0.05)
+    release.set()
+    await asyncio.gather(busy, *queued)
+
+    assert ran == ["webhook", "click", "worker-1", "worker-2"]
+
+
+async def test_a_failing_transaction_rolls_back_and_raises_to_its_caller(
+    database: SqliteDatabase,
+) -> None:
+    await database.write(lambda conn: conn.execute(text("CREATE TABLE t (x INTEGER)")))
+
+    def insert_then_fail(conn: Connection) -> None:
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+        raise ValueError("refused")
+
+    with pytest.raises(ValueError, match="refused"):
+        await database.write(insert_then_fail)
+    count = await database.read(lambda conn: conn.execute(text("SELECT count(*) FROM t")).scalar())
+
+    assert count == 0
+
+
+async def test_a_caller_that_gives_up_does_not_stop_its_transaction_or_the_thread(
+    database: SqliteDatabase,
+) -> None:
+    await database.write(lambda conn: conn.execute(text("CREATE TABLE t (x INTEGER)")))
+    release = threading.Event()
+
+    def slow_insert(conn: Connection) -> None:
+        release.wait(5)
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+
+    abandoned = asyncio.create_task(database.write(slow_insert))
+    await asyncio.sleep(0.05)
+    abandoned.cancel()
+    release.set()
+    count = await database.read(lambda conn: conn.execute(text("SELECT count(*) FROM t")).scalar())
+
+    assert abandoned.cancelled()
+    assert count == 1  # committed whole, as if the process had gone on
