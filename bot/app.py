@@ -92,6 +92,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         admin_id=settings.intercom_admin_id,
         router=router,
     )
+    intake = StepIntake(store, clock=clock)
     worker = Worker(
         background_store,
         step_jobs.handlers(),
@@ -99,6 +100,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         poll_interval=settings.hitl_poll_interval,
         lease=settings.hitl_job_lease,
         clock=clock,
+        yield_to=intake.quiet,
     )
 
     async def authorize(**_: Any) -> AuthorizeResult:
@@ -112,7 +114,6 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         logger=logging.getLogger("bot.slack.bolt"),
     )
     Interactions(store, worker.wake, clock=clock, metrics=metrics, router=router).register(bolt)
-    intake = StepIntake(store, clock=clock)
     webhook = IntercomWebhook(
         intake,
         worker.wake,

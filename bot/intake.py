@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 
@@ -21,6 +22,11 @@ log = logging.getLogger(__name__)
 
 # Bounds one transaction (and its statement's parameters); more waits for the next one.
 MAX_BATCH = 256
+# While webhooks pour in, the worker waits for a gap this long before taking more jobs
+# (see `quiet`) …
+QUIET_SECONDS = 0.002
+# … but never longer than this, so a flood that never stops still lets it work.
+MAX_YIELD_SECONDS = 0.1
 
 
 class IntakeClosed(Exception):
@@ -45,17 +51,36 @@ class StepIntake:
         self._ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._last_arrival = -math.inf  # event-loop time of the latest add()
 
     async def add(self, step: Step) -> bool:
         """Stores `step` (with its jobs); True if new. Returns once it is committed."""
         if self._task is None or self._closing:
             raise IntakeClosed("not accepting steps")
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._last_arrival = loop.time()
+        future: asyncio.Future[bool] = loop.create_future()
         self._queue.append((step, future))
         self._ready.set()
         # An abandoned request cancels its future; the step may still be committed, and
         # Intercom's retry of it is then a duplicate, which is fine.
         return await future
+
+    async def quiet(self) -> None:
+        """Returns once no webhook has arrived for QUIET_SECONDS (at once if none is
+        arriving), or after MAX_YIELD_SECONDS whatever happens.
+
+        The worker calls this before taking jobs: acknowledging Intercom is what must be
+        fast, and a post to Slack that starts a few milliseconds later loses nothing.
+        """
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + MAX_YIELD_SECONDS
+        while True:
+            now = loop.time()
+            wait = min(self._last_arrival + QUIET_SECONDS, give_up) - now
+            if wait <= 0:
+                return
+            await asyncio.sleep(wait)
 
     def start(self) -> None:
         self._closing = False

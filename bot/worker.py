@@ -65,7 +65,10 @@ class Worker:
         backoff_base: float = 1.0,
         backoff_cap: float = 300.0,
         clock: Callable[[], float] = time.time,
+        yield_to: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """`yield_to`: awaited before each claim, so foreground work (acknowledging
+        webhooks) can go first; it must return within a bounded time."""
         if lease <= 0:
             raise ValueError("lease must be positive")
         self._store = store
@@ -77,6 +80,7 @@ class Worker:
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._clock = clock
+        self._yield_to = yield_to
         self._wake = asyncio.Event()
         self._running: dict[asyncio.Task[None], Job] = {}
         self._stopping = False
@@ -105,6 +109,8 @@ class Worker:
             free = self._concurrency - len(self._running)
             claimed: list[Job] = []
             if free > 0:
+                if self._yield_to is not None:
+                    await self._yield_to()
                 try:
                     claimed = await self._store.claim_jobs(
                         self._owner, self._clock(), self._lease, free

@@ -13,7 +13,7 @@ from sqlalchemy.exc import DataError
 
 from bot.domain import Step
 from bot.fakes.local_stack import LocalStack
-from bot.intake import IntakeClosed, StepIntake
+from bot.intake import MAX_YIELD_SECONDS, QUIET_SECONDS, IntakeClosed, StepIntake
 from bot.store import SqlStore, sql
 from tests.store.factories import make_step
 
@@ -145,3 +145,62 @@ async def test_intake_stop_commits_what_is_queued_then_refuses(sqlite_url: str) 
             await intake.add(make_step())
     finally:
         await store.close()
+
+
+async def test_worker_gap_comes_at_once_when_no_webhook_is_arriving(sqlite_url: str) -> None:
+    store = await SqlStore.open(sqlite_url)
+    try:
+        intake = StepIntake(store)
+        started = time.monotonic()
+        await intake.quiet()
+
+        assert time.monotonic() - started < QUIET_SECONDS
+    finally:
+        await store.close()
+
+
+class _InstantStore:
+    """Stores nothing, at once: keeps the event loop free so the flood below is dense."""
+
+    async def add_steps(self, new_steps: Sequence[Step], now: float) -> list[bool]:
+        return [True] * len(new_steps)
+
+
+async def test_worker_waits_for_a_gap_in_webhooks_but_never_longer_than_the_bound() -> None:
+    loop = asyncio.get_running_loop()
+    intake = StepIntake(_InstantStore())  # type: ignore[arg-type]
+    intake.start()
+    try:
+        await intake.add(make_step())
+        started = loop.time()
+        await intake.quiet()
+        after_one = loop.time() - started
+        arrivals: list[float] = []
+        adds: list[asyncio.Future[bool]] = []
+
+        async def arrive() -> bool:
+            arrivals.append(loop.time())  # in the same step as add() notes its arrival
+            return await intake.add(make_step())
+
+        async def flood() -> None:
+            while True:  # a webhook every half millisecond, scheduling permitting
+                adds.append(asyncio.ensure_future(arrive()))
+                await asyncio.sleep(QUIET_SECONDS / 4)
+
+        flooding = asyncio.create_task(flood())
+        await asyncio.sleep(0.01)
+        started = loop.time()
+        await intake.quiet()
+        returned = loop.time()
+        flooding.cancel()
+        await asyncio.gather(*adds)
+
+        assert QUIET_SECONDS * 0.9 <= after_one < MAX_YIELD_SECONDS
+        # A loaded machine may pause the flood for longer than QUIET_SECONDS; then the
+        # worker rightly goes at once. Either way it went at a real gap or at the bound.
+        assert len(arrivals) > 5, "the flood hardly ran"
+        gap = returned - max(at for at in arrivals if at <= returned)
+        assert gap >= QUIET_SECONDS * 0.99 or returned - started >= MAX_YIELD_SECONDS * 0.99
+        assert returned - started < MAX_YIELD_SECONDS * 3
+    finally:
+        await intake.stop()
