@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import random
 import time
@@ -25,6 +26,8 @@ JobHandler = Callable[[Job], Awaitable[None]]
 
 DEFAULT_LEASE_SECONDS = 20.0
 DEFAULT_STOP_GRACE_SECONDS = 10.0
+# Beyond this many pending retries, the rest are found by polling (bounds the memory).
+_MAX_RETRY_TIMES = 10_000
 
 
 class RetryLater(Exception):
@@ -84,7 +87,9 @@ class Worker:
         self._wake = asyncio.Event()
         self._running: dict[asyncio.Task[None], Job] = {}
         self._stopping = False
-        self._next_retry: float | None = None
+        # When this instance's own retries fall due (a heap): each is looked for on time,
+        # not at the next poll. Jobs other instances schedule are found by polling.
+        self._retry_times: list[float] = []
         self._loop_task: asyncio.Task[None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
 
@@ -137,9 +142,11 @@ class Worker:
 
     async def _sleep(self) -> None:
         timeout = self._poll_interval
-        if self._next_retry is not None:
-            timeout = max(0.0, min(timeout, self._next_retry - self._clock()))
-            self._next_retry = None
+        now = self._clock()
+        while self._retry_times and self._retry_times[0] <= now:
+            heapq.heappop(self._retry_times)  # due already: the claim just made saw it
+        if self._retry_times:
+            timeout = min(timeout, self._retry_times[0] - now)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
         self._wake.clear()
@@ -209,8 +216,8 @@ class Worker:
             # It runs again when its lease runs out.
             log.exception("could not reschedule job", extra=_log_fields(job))
             return
-        if self._next_retry is None or run_at < self._next_retry:
-            self._next_retry = run_at
+        if len(self._retry_times) < _MAX_RETRY_TIMES:
+            heapq.heappush(self._retry_times, run_at)
 
     async def stop(self, grace: float = DEFAULT_STOP_GRACE_SECONDS) -> None:
         """Stops claiming, lets running jobs finish within `grace`, hands back the rest."""

@@ -148,6 +148,37 @@ async def test_retry_later_waits_the_delay_the_server_asked_for(store: SqlStore)
     assert asked_at + 5 <= job.run_at < asked_at + 5.5
 
 
+async def test_each_retry_runs_when_due_not_at_the_next_poll(store: SqlStore) -> None:
+    # Three jobs told to come back in 0.6, 1.2 and 1.8 s, with a 1 s poll: a worker that
+    # only remembered the earliest retry ran the later ones up to a poll late (a paced
+    # burst into one Slack channel drained a second late for every retry it missed).
+    delays = {0: 0.6, 1: 1.2, 2: 1.8}
+    first_run: dict[str, float] = {}
+    runs: dict[str, float] = {}
+
+    async def paced(job: Job) -> None:
+        if job.step_id not in first_run:
+            first_run[job.step_id] = time.monotonic()
+            raise RetryLater("ratelimited", delay=delays[len(first_run) - 1])
+        runs[job.step_id] = time.monotonic() - first_run[job.step_id]
+
+    worker = Worker(store, {"post": paced}, owner="me", poll_interval=1.0, lease=5.0)
+    steps = [make_step() for _ in delays]
+    await store.add_steps(steps, time.time())
+    worker.start()
+    try:
+
+        async def all_ran() -> bool:
+            return len(runs) == len(steps)
+
+        await wait_until(all_ran, "every job to run again", timeout=5)
+    finally:
+        await worker.stop()
+    order = sorted(first_run, key=first_run.__getitem__)
+    for index, step_id in enumerate(order):
+        assert delays[index] <= runs[step_id] < delays[index] + 0.3, (index, runs[step_id])
+
+
 async def test_unexpected_error_is_retried_with_backoff_and_logged_with_ids(
     store: SqlStore, caplog: pytest.LogCaptureFixture
 ) -> None:
