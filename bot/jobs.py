@@ -88,8 +88,12 @@ class StepJobs:
             JobKind.NOTE: self.note,
         }
 
+    async def _record_of(self, job: Job) -> StepRecord | None:
+        # Read in the claim's transaction; only a job built by hand (tests) comes without.
+        return job.record if job.record is not None else await self._store.get(job.step_id)
+
     async def post(self, job: Job) -> None:
-        record = await self._store.get(job.step_id)
+        record = await self._record_of(job)
         if record is None or record.message_ts is not None:
             return
         if record.state.is_settled:
@@ -141,7 +145,7 @@ class StepJobs:
         return found
 
     async def deliver(self, job: Job) -> None:
-        record = await self._store.get(job.step_id)
+        record = await self._record_of(job)
         if record is None or record.state != StepState.SUBMITTED or record.answer is None:
             return
         if record.step.test:
@@ -167,7 +171,7 @@ class StepJobs:
         await self._settle(record, *_outcome_state(result, maybe_sent_before=job.attempts > 0))
 
     async def refresh(self, job: Job) -> None:
-        record = await self._store.get(job.step_id)
+        record = await self._record_of(job)
         if record is None or record.message_ts is None:
             return  # the post job renders the latest state when it runs
         try:
@@ -181,14 +185,14 @@ class StepJobs:
             )
 
     async def expire(self, job: Job) -> None:
-        record = await self._store.get(job.step_id)
+        record = await self._record_of(job)
         if record is None or not record.state.is_open:
             return
         await self._settle(record, StepState.EXPIRED, None, from_states=_OPEN)
 
     async def trail(self, job: Job) -> None:
         """Says in the step's thread how it settled (one job per settling)."""
-        record = await self._store.get(job.step_id)
+        record = await self._record_of(job)
         if self._threads is None or record is None or record.message_ts is None:
             return
         text = trail_text(record)
@@ -212,7 +216,7 @@ class StepJobs:
 
     async def remind(self, job: Job) -> None:
         """Reminds the thread of a step still unanswered; schedules the next reminder."""
-        record = await self._store.get(job.step_id)
+        record = await self._record_of(job)
         if (
             self._threads is None
             or self._remind_after is None
@@ -245,7 +249,7 @@ class StepJobs:
 
     async def note(self, job: Job) -> None:
         """Adds the audit note ("Answered in Slack by …") to the Intercom conversation."""
-        record = await self._store.get(job.step_id)
+        record = await self._record_of(job)
         if (
             self._admin_id is None
             or record is None

@@ -56,6 +56,9 @@ class Job:
     created_at: float
     last_error: str | None
     conversation_id: str | None = None
+    # The step as it stood when the job was claimed (read in the claim's transaction, so
+    # a handler needs no read of its own); None if the step is gone.
+    record: StepRecord | None = None
     # The instance whose lease on this job ran out before it finished (it died, most
     # likely); None when the job was never claimed or was handed back.
     taken_over_from: str | None = None
@@ -426,7 +429,7 @@ class SqlStore:
         )
         previous_owner: dict[int, str | None] = {}
 
-        def work(conn: Connection) -> tuple[Sequence[Any], dict[str, str]]:
+        def work(conn: Connection) -> tuple[Sequence[Any], dict[str, Any]]:
             if self._dialect == "postgresql":
                 # Row locks keep two instances off the same job, but not off two jobs of
                 # one step: the NOT EXISTS above reads a snapshot that cannot see another
@@ -460,17 +463,14 @@ class SqlStore:
                     jobs.c.last_error,
                 )
             ).all()
-            conversations: dict[str, str] = {
-                row.step_id: row.conversation_id
-                for row in conn.execute(
-                    select(steps.c.step_id, steps.c.conversation_id).where(
-                        steps.c.step_id.in_(list(chosen))
-                    )
-                )
+            step_rows = {
+                row.step_id: row
+                for row in conn.execute(select(steps).where(steps.c.step_id.in_(list(chosen))))
             }
-            return claimed, conversations
+            return claimed, step_rows
 
-        claimed, conversations = await self._write(work)
+        claimed, step_rows = await self._write(work)
+        records = {step_id: _record(row) for step_id, row in step_rows.items()}
         return sorted(
             (
                 Job(
@@ -480,7 +480,12 @@ class SqlStore:
                     attempts=row.attempts - 1,
                     created_at=row.created_at,
                     last_error=row.last_error,
-                    conversation_id=conversations.get(row.step_id),
+                    conversation_id=(
+                        records[row.step_id].step.conversation_id
+                        if row.step_id in records
+                        else None
+                    ),
+                    record=records.get(row.step_id),
                     taken_over_from=previous_owner.get(row.id),
                 )
                 for row in claimed

@@ -45,6 +45,21 @@ async def test_claimed_job_carries_its_conversation_and_no_earlier_attempt(
     assert job.taken_over_from is None
 
 
+async def test_claimed_job_carries_its_step_as_it_stood_at_the_claim(store: SqlStore) -> None:
+    step = make_step()
+    await store.add_steps([step], NOW)
+    await store.claim_answer(step.step_id, make_answer(), NOW)
+    (post,) = await store.claim_jobs("a", NOW, LEASE, 10)
+    await store.finish_job(post.id, "a")
+    (deliver,) = await store.claim_jobs("a", NOW, LEASE, 10)
+
+    assert deliver.kind == JobKind.DELIVER
+    assert deliver.record == await store.get(step.step_id)
+    assert deliver.record is not None
+    assert deliver.record.state == StepState.SUBMITTED
+    assert deliver.record.step == step
+
+
 async def test_job_not_yet_due_is_not_claimed(store: SqlStore) -> None:
     await store.add_steps([make_step(expires_at=5_000)], NOW)
     claimed = await store.claim_jobs("a", 4_999, LEASE, 10)
