@@ -14,11 +14,10 @@ import hashlib
 import hmac
 import json
 import os
-import signal
 import sys
 
 from aiohttp import web
-from lifeline import stop_when_stdin_closes
+from lifeline import wait_for_stop
 
 
 def make_app(client_secret: str) -> web.Application:
@@ -49,12 +48,7 @@ async def serve(host: str, port: int, client_secret: str) -> None:
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        stop_when_stdin_closes(loop, stop)
-        await stop.wait()
+        await wait_for_stop()
     finally:
         await runner.cleanup()
 

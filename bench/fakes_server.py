@@ -20,13 +20,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 import time
 from typing import Any
 
 from aiohttp import web
-from lifeline import stop_when_stdin_closes
+from lifeline import wait_for_stop
 
 from bot.fakes.intercom import FakeIntercom
 from bot.fakes.slack import FakeSlack, SlackCall
@@ -82,12 +81,7 @@ async def serve(args: argparse.Namespace) -> None:
                 "control": f"http://127.0.0.1:{port}",
             }
             print(json.dumps(ready), flush=True)
-            stop = asyncio.Event()
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, stop.set)
-            stop_when_stdin_closes(loop, stop)
-            await stop.wait()
+            await wait_for_stop()
         finally:
             await control.cleanup()
 

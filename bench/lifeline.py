@@ -1,10 +1,12 @@
-"""Lets a benchmark child server stop when the benchmark that started it goes away."""
+"""Lets a benchmark child server stop when told to, or when the benchmark that started it
+goes away."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import signal
 import sys
 import threading
 
@@ -24,3 +26,13 @@ def stop_when_stdin_closes(loop: asyncio.AbstractEventLoop, stop: asyncio.Event)
             loop.call_soon_threadsafe(stop.set)
 
     threading.Thread(target=watch, daemon=True).start()
+
+
+async def wait_for_stop() -> None:
+    """Returns on SIGTERM, SIGINT, or when the benchmark that started us has gone."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    stop_when_stdin_closes(loop, stop)
+    await stop.wait()
