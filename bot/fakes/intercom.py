@@ -8,12 +8,14 @@ import json
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType, TracebackType
-from typing import Any, Self
+from types import MappingProxyType
+from typing import Any
 
 from aiohttp import web
+
+from bot.fakes.loopback import LoopbackServer
 
 # Default error (code, message) per HTTP status, worded as Intercom words them.
 _ERRORS: Mapping[int, tuple[str, str]] = MappingProxyType(
@@ -135,14 +137,17 @@ def _invalid_callback(body: Any) -> Reply | None:
     return None
 
 
-class FakeIntercom:
+class FakeIntercom(LoopbackServer):
     """Intercom's API on a loopback port: HITL callbacks and internal notes, recorded.
 
     Each step_id accepts its first valid callback (200 ``{}``) and answers later ones 409,
     or 404 once ``expire()``d; ``script()`` / ``script_all()`` queue other answers first.
     """
 
+    name = "FakeIntercom"
+
     def __init__(self, access_token: str = "intercom-test-token") -> None:  # noqa: S107
+        super().__init__()
         self.access_token = access_token
         self.callbacks: list[RecordedCallback] = []
         self.notes: list[RecordedNote] = []
@@ -154,62 +159,19 @@ class FakeIntercom:
         self._note_script: deque[Reply] = deque()
         self._request_counter = 0
         self._part_counter = 0
-        self._changed = asyncio.Condition()
-        self._stopping = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
-    # -- lifecycle -------------------------------------------------------------------------
+    # -- routes and address (serving: bot/fakes/loopback.py) ------------------------------
 
-    async def start(self) -> None:
-        """Start serving on 127.0.0.1 at a free port."""
-        if self._runner is not None:
-            raise RuntimeError("FakeIntercom is already started")
-        # Created here so they belong to the loop that runs the server.
-        self._changed = asyncio.Condition()
-        self._stopping = asyncio.Event()
-        app = web.Application()
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_post(
             "/procedures/{conversation_id}/collect_agent_input", self._handle_callback
         )
         app.router.add_post("/conversations/{conversation_id}/reply", self._handle_note)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._port = int(runner.addresses[0][1])
-        self._runner = runner
-
-    async def stop(self) -> None:
-        """Stop serving; scripted delays still pending end at once."""
-        if self._runner is None:
-            return
-        self._stopping.set()
-        runner, self._runner, self._port = self._runner, None, None
-        await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     @property
     def origin(self) -> str:
         """``http://127.0.0.1:<port>``, standing in for ``https://api.intercom.io``."""
-        if self._port is None:
-            raise RuntimeError("FakeIntercom is not started")
-        return f"http://127.0.0.1:{self._port}"
+        return self._base_url
 
     def callback_url(self, conversation_id: str) -> str:
         """The ``callback_url`` a HITL webhook for this conversation would carry."""
@@ -281,23 +243,6 @@ class FakeIntercom:
 
         await self._wait_until(lambda: len(matching()) >= count, timeout, describe)
         return matching()
-
-    async def _wait_until(
-        self,
-        ready: Callable[[], bool],
-        within: float,
-        describe: Callable[[], str],
-    ) -> None:
-        try:
-            async with asyncio.timeout(within):
-                async with self._changed:
-                    await self._changed.wait_for(ready)
-        except TimeoutError:
-            raise TimeoutError(f"FakeIntercom: timed out after {within}s: {describe()}") from None
-
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
 
     # -- HTTP handlers ---------------------------------------------------------------------
 

@@ -10,10 +10,11 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
+
+from bot.fakes.loopback import LoopbackServer
 
 Params = dict[str, Any]
 Predicate = Callable[[Params], bool]
@@ -106,12 +107,14 @@ async def _read_params(request: web.Request) -> Params:
     return params
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     """Slack's Web API on a loopback port, recording every call for tests to inspect.
 
     Point slack_sdk at it with ``AsyncWebClient(token=..., base_url=fake.base_url)`` and
     give ``fake.response_url(key)`` as a payload's ``response_url``.
     """
+
+    name = "FakeSlack"
 
     def __init__(
         self,
@@ -121,6 +124,7 @@ class FakeSlack:
         channel_rate_per_second: float | None = None,
         channel_burst: int = 1,
     ) -> None:
+        super().__init__()
         if channel_rate_per_second is not None and channel_rate_per_second <= 0:
             raise ValueError("channel_rate_per_second must be positive")
         if channel_burst < 1:
@@ -147,10 +151,6 @@ class FakeSlack:
         self._ts_counter = 0
         self._view_counter = 0
         self._hash_counter = 0
-        self._changed = asyncio.Condition()
-        self._stopping = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
         self._methods: dict[str, Callable[[Params], _Answer]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._chat_post_message,
@@ -166,56 +166,17 @@ class FakeSlack:
             "conversations.history": self._conversations_history,
         }
 
-    # -- lifecycle -------------------------------------------------------------------------
+    # -- routes and address (serving: bot/fakes/loopback.py) ------------------------------
 
-    async def start(self) -> None:
-        """Start serving on 127.0.0.1 at a free port."""
-        if self._runner is not None:
-            raise RuntimeError("FakeSlack is already started")
-        # Created here so they belong to the loop that runs the server.
-        self._changed = asyncio.Condition()
-        self._stopping = asyncio.Event()
-        app = web.Application()
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_get("/api/{method}", self._handle_api, allow_head=False)
         app.router.add_post("/api/{method}", self._handle_api)
         app.router.add_post("/response/{key}", self._handle_response)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._port = int(runner.addresses[0][1])
-        self._runner = runner
-
-    async def stop(self) -> None:
-        """Stop serving; injected delays still pending end at once."""
-        if self._runner is None:
-            return
-        self._stopping.set()
-        runner, self._runner, self._port = self._runner, None, None
-        await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     @property
     def url(self) -> str:
         """``http://127.0.0.1:<port>``."""
-        if self._port is None:
-            raise RuntimeError("FakeSlack is not started")
-        return f"http://127.0.0.1:{self._port}"
+        return self._base_url
 
     @property
     def base_url(self) -> str:
@@ -330,23 +291,6 @@ class FakeSlack:
             suffix = f" ({len(failed)} failed: {', '.join(failed)})" if failed else ""
             parts.append(f"{method} x{n}{suffix}")
         return "; ".join(parts)
-
-    async def _wait_until(
-        self,
-        ready: Callable[[], bool],
-        within: float,
-        describe: Callable[[], str],
-    ) -> None:
-        try:
-            async with asyncio.timeout(within):
-                async with self._changed:
-                    await self._changed.wait_for(ready)
-        except TimeoutError:
-            raise TimeoutError(f"FakeSlack: timed out after {within}s: {describe()}") from None
-
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
 
     # -- HTTP handlers ---------------------------------------------------------------------
 
