@@ -52,6 +52,7 @@ class StepIntake:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._last_arrival = -math.inf  # event-loop time of the latest add()
+        self._waiting = 0  # add() calls not yet answered
 
     async def add(self, step: Step) -> bool:
         """Stores `step` (with its jobs); True if new. Returns once it is committed."""
@@ -62,25 +63,34 @@ class StepIntake:
         future: asyncio.Future[bool] = loop.create_future()
         self._queue.append((step, future))
         self._ready.set()
-        # An abandoned request cancels its future; the step may still be committed, and
-        # Intercom's retry of it is then a duplicate, which is fine.
-        return await future
+        self._waiting += 1
+        try:
+            # An abandoned request cancels its future; the step may still be committed,
+            # and Intercom's retry of it is then a duplicate, which is fine.
+            return await future
+        finally:
+            self._waiting -= 1
 
     async def quiet(self) -> None:
-        """Returns once no webhook has arrived for QUIET_SECONDS (at once if none is
-        arriving), or after MAX_YIELD_SECONDS whatever happens.
+        """Returns once no webhook waits for its commit and none has arrived for
+        QUIET_SECONDS (at once if none is arriving), or after MAX_YIELD_SECONDS whatever
+        happens.
 
         The worker calls this before taking jobs: acknowledging Intercom is what must be
         fast, and a post to Slack that starts a few milliseconds later loses nothing.
+        Webhooks waiting for a commit count as busy: senders that wait for their answer
+        send nothing meanwhile, so without them every commit would look like a gap.
         """
         loop = asyncio.get_running_loop()
         give_up = loop.time() + MAX_YIELD_SECONDS
         while True:
             now = loop.time()
-            wait = min(self._last_arrival + QUIET_SECONDS, give_up) - now
-            if wait <= 0:
+            if now >= give_up:
                 return
-            await asyncio.sleep(wait)
+            quiet_at = self._last_arrival + QUIET_SECONDS
+            if self._waiting == 0 and now >= quiet_at:
+                return
+            await asyncio.sleep(min(max(quiet_at - now, QUIET_SECONDS), give_up - now))
 
     def start(self) -> None:
         self._closing = False

@@ -204,3 +204,36 @@ async def test_worker_waits_for_a_gap_in_webhooks_but_never_longer_than_the_boun
         assert returned - started < MAX_YIELD_SECONDS * 3
     finally:
         await intake.stop()
+
+
+class _HeldStore:
+    """Commits only when the test says so: a webhook stays waiting for its commit."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+
+    async def add_steps(self, new_steps: Sequence[Step], now: float) -> list[bool]:
+        await self.release.wait()
+        return [True] * len(new_steps)
+
+
+async def test_worker_waits_while_a_webhook_waits_for_its_commit() -> None:
+    loop = asyncio.get_running_loop()
+    store = _HeldStore()
+    intake = StepIntake(store)  # type: ignore[arg-type]
+    intake.start()
+    try:
+        waiting = asyncio.ensure_future(intake.add(make_step()))
+        await asyncio.sleep(QUIET_SECONDS * 5)  # long after the arrival: no gap by time alone
+        started = loop.time()
+        quiet = asyncio.ensure_future(intake.quiet())
+        await asyncio.sleep(QUIET_SECONDS * 10)
+        assert not quiet.done(), "the worker went while a webhook still waited for its commit"
+
+        store.release.set()
+        assert await waiting is True
+        await asyncio.wait_for(quiet, MAX_YIELD_SECONDS)
+        assert loop.time() - started < MAX_YIELD_SECONDS * 0.9, "it waited for the bound"
+    finally:
+        store.release.set()
+        await intake.stop()
