@@ -68,14 +68,12 @@ async def test_store_failure_answers_503_and_leaves_nothing_half_stored(
     payloads = [fresh_payload(stack) for _ in range(10)]
     # The steps' INSERT succeeds; the jobs' INSERT that follows in the same transaction
     # fails (a job row without its step_id), so the whole transaction must roll back.
-    real_job_row = sql._job_row
+    real_new_job = sql._new_job
 
-    def broken_job_row(step_id: str, kind: str, run_at: float) -> dict[str, Any]:
-        row = real_job_row(step_id, kind, run_at)
-        row["step_id"] = None
-        return row
+    def broken_new_job(step_id: str, kind: str, run_at: float) -> tuple[Any, ...]:
+        return (None, *real_new_job(step_id, kind, run_at)[1:])
 
-    monkeypatch.setattr(sql, "_job_row", broken_job_row)
+    monkeypatch.setattr(sql, "_new_job", broken_new_job)
     answers = await asyncio.gather(*(stack.send_webhook(p) for p in payloads))
 
     assert [a.status for a in answers] == [503] * 10
@@ -84,7 +82,7 @@ async def test_store_failure_answers_503_and_leaves_nothing_half_stored(
     assert await stack.store.list_jobs() == []
 
     # Intercom's retries, once the store works again, store and post each step once.
-    monkeypatch.setattr(sql, "_job_row", real_job_row)
+    monkeypatch.setattr(sql, "_new_job", real_new_job)
     answers = await asyncio.gather(*(stack.send_webhook(p) for p in payloads))
     assert [a.status for a in answers] == [200] * 10
     for payload in payloads:
