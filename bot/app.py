@@ -45,6 +45,8 @@ DRAINING = web.AppKey("draining", list[bool])
 
 # Both peers answer in well under this; a job must finish well inside its lease.
 HTTP_TIMEOUT_SECONDS = 10.0
+# At a stop, how long an ephemeral note or a form being opened may still take.
+FOLLOW_UP_GRACE_SECONDS = 5.0
 
 
 def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
@@ -112,8 +114,12 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         client=listeners_slack,
         authorize=authorize,
         logger=logging.getLogger("bot.slack.bolt"),
+        # Answer Slack as soon as a listener returns instead of polling for its ack every
+        # 10 ms; listeners hand what follows the ack to tasks (see bot/slack/listeners.py).
+        process_before_response=True,
     )
-    Interactions(store, worker.wake, clock=clock, metrics=metrics, router=router).register(bolt)
+    interactions = Interactions(store, worker.wake, clock=clock, metrics=metrics, router=router)
+    interactions.register(bolt)
     webhook = IntercomWebhook(
         intake,
         worker.wake,
@@ -135,6 +141,8 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         try:
             yield
         finally:
+            # Follow-ups of clicks still running use the store and Slack's session.
+            await interactions.stop(FOLLOW_UP_GRACE_SECONDS)
             await worker.stop()
             await http.aclose()
             await store.close()

@@ -2,15 +2,22 @@
 
 Each listener acks within Slack's 3 seconds; anything slow or failure-prone is left to
 durable jobs, which the worker is woken for.
+
+Bolt runs with `process_before_response=True`: it answers Slack the moment a listener
+returns. (Otherwise it runs the listener as a task and polls for the ack every 10 ms, which
+added 10 ms to every click, submission and `/hitl`.) So a listener does what the answer
+needs, acks, and hands anything after that (opening the form, an ephemeral note) to
+`_after_ack`, which runs it as a tracked task.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -77,6 +84,28 @@ class Interactions:
         self._store = store
         self._wake_worker = wake_worker
         self._clock = clock
+        self._follow_ups: set[asyncio.Task[None]] = set()
+
+    def _after_ack(self, work: Coroutine[Any, Any, None], what: str) -> None:
+        """Runs `work` after the listener returns, i.e. after Slack has its answer."""
+        task = asyncio.create_task(work, name=f"slack-{what}")
+        self._follow_ups.add(task)
+        task.add_done_callback(self._follow_up_done)
+
+    def _follow_up_done(self, task: asyncio.Task[None]) -> None:
+        self._follow_ups.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("slack follow-up failed", exc_info=exc, extra={"follow_up": task.get_name()})
+
+    async def stop(self, grace: float) -> None:
+        """Lets follow-ups still running (single Slack calls) finish within `grace` seconds,
+        then cancels the rest: nothing in them is durable state."""
+        if not self._follow_ups:
+            return
+        _, late = await asyncio.wait(set(self._follow_ups), timeout=grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     def _access_for(self, record: StepRecord | None) -> AnswerAccess:
         """Who may answer this step: its route's answerers, else the global setting."""
@@ -97,6 +126,11 @@ class Interactions:
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
         await ack()
+        self._after_ack(self._open_form(body, client, respond), "open-form")
+
+    async def _open_form(
+        self, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
+    ) -> None:
         record = await self._store.get(_action_value(body))
         if record is None or not record.state.is_open:
             await self._tell_clicker(body, client, respond, why_closed(record))
@@ -135,18 +169,18 @@ class Interactions:
         record = await self._store.get(_action_value(body))
         if record is None or not record.state.is_open or not record.step.single_boolean:
             await ack()
-            await _tell(respond, why_closed(record))
+            self._after_ack(_tell(respond, why_closed(record)), "closed-note")
             return
         if not await self._access_for(record).allows(_user_id(body), client):
             await ack()
-            await _tell(respond, NOT_ALLOWED)
+            self._after_ack(_tell(respond, NOT_ALLOWED), "not-allowed-note")
             return
-        # Claimed before the ack: Bolt answers Slack at ack() and runs the rest of a
-        # listener in the background, so an answer acknowledged first could die with it.
+        # Claimed before the ack: once Slack has its answer the click is not sent again,
+        # so an answer acknowledged before it is stored could be lost.
         won, current = await self._claim(record, boolean_answer(record.step, value), body)
         await ack()
         if not won:
-            await _tell(respond, why_closed(current))
+            self._after_ack(_tell(respond, why_closed(current)), "closed-note")
 
     async def submit_form(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
@@ -220,12 +254,17 @@ class Interactions:
         return TEST_QUEUED
 
     async def publish_home(self, event: dict[str, Any], client: AsyncWebClient) -> None:
-        """Publishes the viewer's Home tab: open steps to answer, and their recent answers."""
+        """Publishes the viewer's Home tab: open steps to answer, and their recent answers.
+
+        Bolt acks an event when its listener returns: the work runs after that."""
         if event.get("tab", "home") != "home":
             return
         user_id = str(event.get("user") or "")
         if not user_id:
             return
+        self._after_ack(self._publish_home(user_id, client), "home")
+
+    async def _publish_home(self, user_id: str, client: AsyncWebClient) -> None:
         pending, total = await self._store.pending(HOME_PENDING_SHOWN)
         mine = await self._store.answered_by(user_id, HOME_MINE_SHOWN)
         view = home_view(pending, pending_total=total, mine=mine, now=self._clock())
