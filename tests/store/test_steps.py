@@ -47,6 +47,29 @@ async def test_a_step_is_written_with_its_post_and_expiry_jobs(store: SqlStore) 
     assert [(j.kind, j.run_at) for j in queued] == [(JobKind.POST, NOW), (JobKind.EXPIRE, 5_000)]
 
 
+async def test_a_batch_stores_only_its_new_steps_each_with_its_own_jobs(store: SqlStore) -> None:
+    stored = make_step(expires_at=4_000)
+    await store.add_steps([stored], NOW)
+    fresh, endless = make_step(expires_at=6_000), make_step(expires_at=None)
+
+    results = await store.add_steps([stored, fresh, endless, fresh], NOW + 1)
+
+    assert results == [False, True, True, False]
+    jobs = await store.list_jobs()
+    assert sorted((j.step_id, j.kind, j.run_at) for j in jobs) == sorted(
+        [
+            (stored.step_id, JobKind.POST, NOW),
+            (stored.step_id, JobKind.EXPIRE, 4_000),
+            (fresh.step_id, JobKind.POST, NOW + 1),
+            (fresh.step_id, JobKind.EXPIRE, 6_000),
+            (endless.step_id, JobKind.POST, NOW + 1),
+        ]
+    )
+    record = await store.get(fresh.step_id)
+    assert record is not None
+    assert (record.step, record.state, record.received_at) == (fresh, StepState.RECEIVED, NOW + 1)
+
+
 async def test_concurrent_answers_have_exactly_one_winner(store: SqlStore) -> None:
     step = make_step()
     await store.add_steps([step], NOW)
