@@ -2,6 +2,8 @@
 
 One writer task takes whatever has queued up and stores it all with one `add_steps`, so 32
 concurrent deliveries cost about one transaction instead of 32 queued behind each other.
+On a pooled backend (PostgreSQL) it keeps a few such transactions in flight, so a batch
+does not wait for the previous one's round trips.
 Each caller still waits for the transaction holding ITS step: nothing is acknowledged
 before it is committed, and a failed transaction fails every request it carried (none of
 its steps is stored, so Intercom's retry of each is safe).
@@ -105,15 +107,31 @@ class StepIntake:
             self._task = None
 
     async def _write_loop(self) -> None:
-        while True:
-            await self._ready.wait()
-            self._ready.clear()
-            while self._queue:
-                batch = self._queue[: self._max_batch]
-                del self._queue[: self._max_batch]
+        slots = asyncio.Semaphore(self._store.write_concurrency)
+        writing: set[asyncio.Task[None]] = set()
+
+        async def write(batch: list[_Pending]) -> None:
+            try:
                 await self._write(batch)
-            if self._closing:
-                return
+            finally:
+                slots.release()
+
+        try:
+            while True:
+                await self._ready.wait()
+                self._ready.clear()
+                while self._queue:
+                    await slots.acquire()
+                    batch = self._queue[: self._max_batch]
+                    del self._queue[: self._max_batch]
+                    task = asyncio.create_task(write(batch))
+                    writing.add(task)
+                    task.add_done_callback(writing.discard)
+                if self._closing:
+                    return
+        finally:
+            if writing:
+                await asyncio.gather(*writing, return_exceptions=True)
 
     async def _write(self, batch: list[_Pending]) -> None:
         try:

@@ -212,6 +212,11 @@ class SqlStore:
         self._dialect = database.dialect
         self._urgent = urgent
 
+    @property
+    def write_concurrency(self) -> int:
+        """How many write transactions are worth running at once on this backend."""
+        return self._db.write_concurrency
+
     def background(self) -> SqlStore:
         """This store for the worker: on SQLite its transactions queue behind those of
         requests waiting for an answer (webhooks, clicks, submissions, /hitl)."""

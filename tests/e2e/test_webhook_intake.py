@@ -160,6 +160,8 @@ async def test_worker_gap_comes_at_once_when_no_webhook_is_arriving(sqlite_url: 
 class _InstantStore:
     """Stores nothing, at once: keeps the event loop free so the flood below is dense."""
 
+    write_concurrency = 1
+
     async def add_steps(self, new_steps: Sequence[Step], now: float) -> list[bool]:
         return [True] * len(new_steps)
 
@@ -207,11 +209,19 @@ async def test_worker_waits_for_a_gap_in_webhooks_but_never_longer_than_the_boun
 class _HeldStore:
     """Commits only when the test says so: a webhook stays waiting for its commit."""
 
-    def __init__(self) -> None:
+    def __init__(self, write_concurrency: int = 1) -> None:
+        self.write_concurrency = write_concurrency
         self.release = asyncio.Event()
+        self.writing: list[int] = []  # batch sizes of the transactions now running
+        self.most_at_once = 0
 
     async def add_steps(self, new_steps: Sequence[Step], now: float) -> list[bool]:
-        await self.release.wait()
+        self.writing.append(len(new_steps))
+        self.most_at_once = max(self.most_at_once, len(self.writing))
+        try:
+            await self.release.wait()
+        finally:
+            self.writing.remove(len(new_steps))
         return [True] * len(new_steps)
 
 
@@ -232,6 +242,30 @@ async def test_worker_waits_while_a_webhook_waits_for_its_commit() -> None:
         assert await waiting is True
         await asyncio.wait_for(quiet, MAX_YIELD_SECONDS)
         assert loop.time() - started < MAX_YIELD_SECONDS * 0.9, "it waited for the bound"
+    finally:
+        store.release.set()
+        await intake.stop()
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+async def test_intake_keeps_as_many_transactions_in_flight_as_the_backend_takes(
+    concurrency: int,
+) -> None:
+    store = _HeldStore(write_concurrency=concurrency)
+    intake = StepIntake(store)  # type: ignore[arg-type]
+    intake.start()
+    try:
+        adds = []
+        for _ in range(5):  # one at a time, so each would be a batch of its own
+            adds.append(asyncio.ensure_future(intake.add(make_step())))
+            await asyncio.sleep(0.01)
+
+        assert len(store.writing) == concurrency  # the rest wait for a free slot
+        assert not any(add.done() for add in adds)  # nobody is answered before a commit
+
+        store.release.set()
+        assert await asyncio.gather(*adds) == [True] * 5
+        assert store.most_at_once == concurrency
     finally:
         store.release.set()
         await intake.stop()
