@@ -130,11 +130,12 @@ def _sqlite_insert(table: Table, columns: Sequence[str]) -> str:
 _SQLITE_ADD_STEPS = _sqlite_insert(steps, _NEW_STEP_COLUMNS)
 _SQLITE_ADD_JOBS = _sqlite_insert(jobs, _NEW_JOB_COLUMNS)
 
-# PostgreSQL: one statement, so one round trip per batch. Steps another instance stored
-# first are skipped (ON CONFLICT); the jobs of the rest are inserted by the second
-# data-modifying CTE, which PostgreSQL runs to completion though nothing reads it. The
-# batch travels as arrays, so the text never changes and asyncpg prepares it once.
-# (Four round trips before: BEGIN, steps, jobs, COMMIT each awaited on the event loop.)
+# PostgreSQL: one statement, so a batch costs three round trips (BEGIN, this, COMMIT),
+# each awaited on the event loop, where separate INSERTs for steps and jobs cost four.
+# Steps another instance stored first are skipped (ON CONFLICT); the jobs of the rest are
+# inserted by the second data-modifying CTE, which PostgreSQL runs to completion though
+# nothing reads it. The batch travels as arrays, so the text never changes and asyncpg
+# prepares it once. Its column names are checked by the store tests on PostgreSQL.
 _POSTGRES_ADD_STEPS = text(
     """
     WITH new AS (
