@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -81,3 +82,47 @@ async def test_a_caller_that_gives_up_does_not_stop_its_transaction_or_the_threa
 
     assert abandoned.cancelled()
     assert count == 1  # committed whole, as if the process had gone on
+
+
+async def test_reads_do_not_take_the_write_lock_that_writes_take(
+    database: SqliteDatabase, tmp_path: Path
+) -> None:
+    # One held connection serves both: each transaction must still begin as its kind asks.
+    await database.write(lambda conn: conn.execute(text("CREATE TABLE t (x INTEGER)")))
+    seen: list[str] = []
+
+    def try_to_write_elsewhere(_conn: Connection) -> None:
+        other = sqlite3.connect(tmp_path / "order.db", timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            seen.append("free")
+        except sqlite3.OperationalError:
+            seen.append("held")
+        finally:
+            other.close()
+
+    await database.read(try_to_write_elsewhere)
+    await database.write(try_to_write_elsewhere)
+    await database.read(try_to_write_elsewhere)
+
+    assert seen == ["free", "held", "free"]
+
+
+async def test_a_connection_lost_mid_transaction_is_replaced_for_the_next(
+    database: SqliteDatabase,
+) -> None:
+    await database.write(lambda conn: conn.execute(text("CREATE TABLE t (x INTEGER)")))
+
+    def lose_connection(conn: Connection) -> None:
+        conn.invalidate()
+        raise RuntimeError("disk went away")
+
+    with pytest.raises(RuntimeError, match="disk went away"):
+        await database.write(lose_connection)
+    await asyncio.wait_for(
+        database.write(lambda conn: conn.execute(text("INSERT INTO t VALUES (1)"))), 5
+    )
+
+    count = await database.read(lambda conn: conn.execute(text("SELECT count(*) FROM t")).scalar())
+    assert count == 1
