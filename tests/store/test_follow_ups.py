@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.domain import StepState
+from bot.domain import Step, StepState
 from bot.store import JobKind, SqlStore
 
 from .factories import make_answer, make_step
@@ -14,6 +14,14 @@ async def _drain(store: SqlStore) -> None:
     while claimed := await store.claim_jobs("me", NOW + 10_000, 30, 10):
         for job in claimed:
             await store.finish_job(job.id, "me")
+
+
+async def _stored_step(store: SqlStore) -> Step:
+    """A stored step whose own jobs (post, expiry) are done, so only new ones remain."""
+    step = make_step()
+    await store.add_steps([step], NOW)
+    await _drain(store)
+    return step
 
 
 async def test_settling_adds_the_follow_up_jobs_once(store: SqlStore) -> None:
@@ -45,9 +53,7 @@ async def test_settling_adds_the_follow_up_jobs_once(store: SqlStore) -> None:
 
 
 async def test_posting_schedules_the_first_reminder_once(store: SqlStore) -> None:
-    step = make_step()
-    await store.add_steps([step], NOW)
-    await _drain(store)
+    step = await _stored_step(store)
 
     await store.mark_posted(step.step_id, "C1", "1.0001", None, remind_at=NOW + 60)
     await store.mark_posted(step.step_id, "C1", "1.0001", None, remind_at=NOW + 60)
@@ -57,9 +63,7 @@ async def test_posting_schedules_the_first_reminder_once(store: SqlStore) -> Non
 
 
 async def test_a_reminder_counts_and_schedules_the_next_only_while_open(store: SqlStore) -> None:
-    step = make_step()
-    await store.add_steps([step], NOW)
-    await _drain(store)
+    step = await _stored_step(store)
 
     await store.reminder_sent(step.step_id, NOW + 60)
     await store.claim_answer(step.step_id, make_answer(), NOW)
@@ -73,9 +77,7 @@ async def test_a_reminder_counts_and_schedules_the_next_only_while_open(store: S
 
 
 async def test_settling_drops_waiting_reminders(store: SqlStore) -> None:
-    step = make_step()
-    await store.add_steps([step], NOW)
-    await _drain(store)
+    step = await _stored_step(store)
     await store.mark_posted(step.step_id, "C1", "1.0001", None, remind_at=NOW + 60)
 
     await store.settle(step.step_id, StepState.EXPIRED, None, NOW, from_states=(StepState.POSTED,))
