@@ -7,7 +7,7 @@ import sys
 
 from bot.logs import configure_logging
 from bot.serve import run
-from bot.settings import SettingsError, load_settings
+from bot.settings import load_settings_or_report
 
 
 def main(argv: list[str]) -> int:
@@ -30,11 +30,8 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        for line in exc.lines:
-            print(f"configuration error: {line}", file=sys.stderr)
+    settings = load_settings_or_report()
+    if settings is None:
         return 2
     configure_logging(settings.log_level, settings.log_format, settings.secret_values())
     run(settings)

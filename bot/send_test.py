@@ -8,11 +8,10 @@ Slack but never sent to Intercom.
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 
 from bot.samples import test_step
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, load_settings_or_report
 from bot.store import SqlStore
 
 
@@ -29,11 +28,8 @@ async def send_test(settings: Settings) -> str:
 
 
 def run_send_test() -> int:
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        for line in exc.lines:
-            print(f"configuration error: {line}", file=sys.stderr)
+    settings = load_settings_or_report()
+    if settings is None:
         return 2
     step_id = asyncio.run(send_test(settings))
     print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -229,3 +230,13 @@ def load_settings(**overrides: object) -> Settings:
         except RoutesError as exc:
             raise SettingsError([f"HITL_ROUTES_FILE: {line}" for line in exc.lines]) from None
     return settings
+
+
+def load_settings_or_report() -> Settings | None:
+    """`load_settings` for a command line: each problem printed to stderr; None if any."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        for line in exc.lines:
+            print(f"configuration error: {line}", file=sys.stderr)
+        return None

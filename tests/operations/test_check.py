@@ -16,6 +16,7 @@ from bot.check import run_checks
 from bot.fakes.slack import FakeSlack
 from bot.settings import Settings
 
+REPO_DIR = str(Path(__file__).resolve().parents[2])
 TOKEN = "xoxb-check-token-123"
 CHANNEL = "C0CHECK"
 
@@ -105,3 +106,31 @@ async def test_check_command_exits_zero_only_when_all_is_well(
     code, out = await run({"SLACK_BOT_TOKEN": ""})
     assert code == 1
     assert "SLACK_BOT_TOKEN" in out
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["send-test"]])
+async def test_a_command_without_its_settings_says_what_is_missing_and_exits_2(
+    command: list[str], tmp_path: Path
+) -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "INTERCOM_", "HITL_", "DATABASE_URL"))
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *command,
+        env={**env, "PYTHONPATH": REPO_DIR},
+        cwd=tmp_path,  # no .env here
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+
+    assert process.returncode == 2, (out, err)
+    lines = err.decode().splitlines()
+    assert "configuration error: SLACK_BOT_TOKEN: is required" in lines
+    assert "configuration error: INTERCOM_CLIENT_SECRET: is required" in lines
+    assert not out
