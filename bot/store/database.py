@@ -112,8 +112,11 @@ class SqliteDatabase:
 
     def _read(self, work: Work[T]) -> T:
         conn = self._connection(read_only=True)
-        with conn.begin():
+        transaction = conn.begin()
+        try:
             return work(conn)
+        finally:
+            transaction.rollback()  # read-only: nothing it did is kept
 
 
 class _PriorityThread:

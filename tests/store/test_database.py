@@ -126,3 +126,12 @@ async def test_a_connection_lost_mid_transaction_is_replaced_for_the_next(
 
     count = await database.read(lambda conn: conn.execute(text("SELECT count(*) FROM t")).scalar())
     assert count == 1
+
+
+async def test_nothing_read_only_work_does_is_kept(database: SqliteDatabase) -> None:
+    await database.write(lambda conn: conn.execute(text("CREATE TABLE t (x INTEGER)")))
+
+    await database.read(lambda conn: conn.execute(text("INSERT INTO t VALUES (1)")))
+
+    count = await database.read(lambda conn: conn.execute(text("SELECT count(*) FROM t")).scalar())
+    assert count == 0
