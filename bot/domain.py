@@ -8,14 +8,13 @@ from pydantic import BaseModel, ConfigDict
 
 
 class DataType(StrEnum):
-    """The attribute types Intercom is known to send; anything else is treated as text."""
+    """The attribute types Intercom documents; anything else is offered and sent as text."""
 
     STRING = "string"
     INTEGER = "integer"
     DECIMAL = "decimal"
     BOOLEAN = "boolean"
     LIST = "list"
-    DATE = "date"
     DATETIME = "datetime"
 
 
@@ -61,13 +60,70 @@ class Attribute(_Frozen):
     identifier: str
     # Kept as the raw string so an unknown type survives a round trip through the store.
     data_type: str
-    name: str
-    description: str | None = None
+    name: str | None = None
+    label: str | None = None
     options: tuple[Option, ...] = ()
 
     @property
     def known_type(self) -> DataType | None:
         return DataType(self.data_type) if self.data_type in KNOWN_DATA_TYPES else None
+
+    @property
+    def display_label(self) -> str:
+        """What people see: Intercom's label, else its name, else the identifier."""
+        for candidate in (self.label, self.name, self.identifier):
+            if candidate and candidate.strip():
+                return candidate
+        return ""
+
+
+class AssigneeType(StrEnum):
+    ADMIN = "admin"
+    TEAM = "team"
+
+
+class Assignee(_Frozen):
+    """Who Intercom assigned the step to (`assign_to`)."""
+
+    type: AssigneeType
+    id: str | None = None
+    name: str | None = None
+
+
+class AuthorType(StrEnum):
+    """Who wrote a conversation part, as Intercom documents it; `other` for anything new."""
+
+    USER = "user"
+    ADMIN = "admin"
+    BOT = "bot"
+    TEAM = "team"
+    OTHER = "other"
+
+
+class MessageAuthor(_Frozen):
+    type: AuthorType
+    id: str | None = None
+    name: str | None = None
+    email: str | None = None
+
+
+class RecentMessage(_Frozen):
+    """One of the conversation's latest parts, for context; `body` is Intercom's HTML."""
+
+    id: str | None = None
+    part_type: str | None = None
+    created_at: int | None = None
+    author: MessageAuthor | None = None
+    body: str = ""
+
+    @property
+    def from_customer(self) -> bool:
+        return self.author is not None and self.author.type is AuthorType.USER
+
+
+class Priority(StrEnum):
+    PRIORITY = "priority"
+    NOT_PRIORITY = "not_priority"
 
 
 class Step(_Frozen):
@@ -78,12 +134,20 @@ class Step(_Frozen):
     callback_url: str
     app_id: str | None = None
     notification_id: str | None = None
-    procedure_id: str | None = None
     procedure_name: str | None = None
-    instructions: str | None = None
+    # What Fin asks the teammate, in Fin's words.
+    hitl_question: str | None = None
     attributes: tuple[Attribute, ...]
     expires_at: int | None = None
-    created_at: int | None = None
+    priority: Priority | None = None
+    assign_to: Assignee | None = None
+    # Intercom's own inbox link, kept only when it is https on an Intercom app host.
+    conversation_url: str | None = None
+    # Oldest first, as Intercom sends them.
+    recent_messages: tuple[RecentMessage, ...] = ()
+    # Why the step cannot be answered from Slack (its callback is not one the bot will
+    # call); None when it can. Such a step is shown as a notice pointing at Intercom.
+    unanswerable: str | None = None
     # A sample posted by `/hitl test` or `python -m bot send-test`: its answer goes nowhere.
     test: bool = False
 
@@ -91,6 +155,20 @@ class Step(_Frozen):
     def single_boolean(self) -> bool:
         """True when one Yes/No click is a complete answer."""
         return len(self.attributes) == 1 and self.attributes[0].data_type == DataType.BOOLEAN
+
+    @property
+    def is_priority(self) -> bool:
+        return self.priority is Priority.PRIORITY
+
+    @property
+    def answerable(self) -> bool:
+        return self.unanswerable is None
+
+    def latest_customer_message(self) -> RecentMessage | None:
+        for message in reversed(self.recent_messages):
+            if message.from_customer and message.body.strip():
+                return message
+        return None
 
 
 AnswerScalar = bool | int | float | str

@@ -20,7 +20,6 @@ from bot.intercom.client import (
     RetryableCallbackError,
     note_body_text,
 )
-from bot.intercom.links import conversation_url
 from bot.metrics import Metrics
 from bot.routing import Router
 from bot.slack.form import attribute_label
@@ -101,9 +100,7 @@ class StepJobs:
         try:
             posted = await self._earlier_post(job, record)
             if posted is None:
-                posted = await self._messenger.post_step(
-                    record, self._channel_for(record), _link(record)
-                )
+                posted = await self._messenger.post_step(record, self._channel_for(record))
         except SlackRetryable as exc:
             self._retry_or_give_up(job, record, exc.reason, exc.retry_after)
             return
@@ -152,6 +149,11 @@ class StepJobs:
             # A test step's answer goes to this local sink: nothing leaves the bot.
             await self._settle(record, StepState.ANSWERED, TEST_SINK_DETAIL)
             return
+        if not record.step.answerable:
+            # Never reached through Slack (the listeners refuse such answers); the URL
+            # the bot would not call stays uncalled whatever wrote this job.
+            await self._settle(record, StepState.FAILED, f"not sent: {record.step.unanswerable}")
+            return
         try:
             result = await self._intercom.send_answer(record.step, record.answer.values)
         except RetryableCallbackError as exc:
@@ -175,7 +177,7 @@ class StepJobs:
         if record is None or record.message_ts is None:
             return  # the post job renders the latest state when it runs
         try:
-            await self._messenger.update_step(record, _link(record))
+            await self._messenger.update_step(record)
         except SlackRetryable as exc:
             self._retry_or_give_up(job, record, exc.reason, exc.retry_after)
         except SlackPermanent as exc:
@@ -355,11 +357,6 @@ def _outcome_state(
             )
         return StepState.FULFILLED_ELSEWHERE, None
     return StepState.FAILED, result.detail
-
-
-def _link(record: StepRecord) -> str | None:
-    step = record.step
-    return conversation_url(step.app_id, step.conversation_id, step.callback_url)
 
 
 def _ids(record: StepRecord) -> dict[str, str]:

@@ -72,13 +72,22 @@ class IntercomWebhook:
             # of it starts afresh.
             self._metrics.webhooks.labels("unavailable").inc()
             return web.json_response({"ok": False, "error": "could not store the step"}, status=503)
-        self._metrics.webhooks.labels("accepted" if is_new else "duplicate").inc()
+        ids = {"step_id": step.step_id, "conversation_id": step.conversation_id}
+        if not is_new:
+            self._metrics.webhooks.labels("duplicate").inc()
+            log.info("hitl step delivered again; already stored", extra=ids)
+        elif step.unanswerable:
+            # Still a 200: a refusal would only lose the step. It is posted as a notice.
+            self._metrics.webhooks.labels("unanswerable").inc()
+            log.warning(
+                "hitl step received; it cannot be answered from Slack",
+                extra=ids | {"reason": step.unanswerable},
+            )
+        else:
+            self._metrics.webhooks.labels("accepted").inc()
+            log.info("hitl step received", extra=ids)
         if is_new:
             self._wake_worker()
-        log.info(
-            "hitl step received" if is_new else "hitl step delivered again; already stored",
-            extra={"step_id": step.step_id, "conversation_id": step.conversation_id},
-        )
         return web.json_response({"ok": True, "step_id": step.step_id, "duplicate": not is_new})
 
     def _refuse(self, status: int, reason: str) -> web.Response:

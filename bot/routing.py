@@ -1,8 +1,11 @@
-"""Routing (`HITL_ROUTES_FILE`): which channel, mention and answerers a step gets, by procedure.
+"""Routing (`HITL_ROUTES_FILE`): which channel, mention and answerers a step gets.
 
-The file is YAML: `routes: [{procedure, channel, mention, allowed_users, allowed_usergroup}]`.
-`procedure` is a glob on the procedure's name (case-insensitive) or its exact id; the first
-match wins; unmatched steps use `SLACK_CHANNEL_ID` and the global settings.
+The file is YAML: `routes: [{procedure, team, admin, priority, channel, mention,
+allowed_users, allowed_usergroup}]`. Matchers work on Intercom's published fields:
+`procedure` is a glob on `procedure_name`; `team` / `admin` a glob on `assign_to.name` or
+the exact `assign_to.id`, for that `assign_to.type`; `priority` true or false. Every matcher
+a route gives must match; a route with none matches every step; the first match wins;
+unmatched steps use `SLACK_CHANNEL_ID` and the global settings.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pydantic import (
     field_validator,
 )
 
-from bot.domain import Step
+from bot.domain import AssigneeType, Step
 from bot.settings import remind_mention
 from bot.slack.access import AnswerAccess
 
@@ -37,14 +40,31 @@ class RoutesError(Exception):
         self.lines = lines
 
 
+_Glob = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+def _glob_matches(pattern: str, text: str | None) -> bool:
+    return text is not None and fnmatch.fnmatchcase(text.lower(), pattern.lower())
+
+
 class Route(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    procedure: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-    channel: SlackId
+    procedure: _Glob | None = None
+    team: _Glob | None = None
+    admin: _Glob | None = None
+    priority: bool | None = None
+    # Unset: the step goes to SLACK_CHANNEL_ID with this route's other settings.
+    channel: SlackId | None = None
     mention: str | None = None
     allowed_users: tuple[SlackId, ...] = ()
     allowed_usergroup: SlackId | None = None
+
+    @field_validator("procedure", "team", "admin", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: object) -> object:
+        # YAML reads `team: 814865` (an Intercom id) as a number.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
     @field_validator("mention")
     @classmethod
@@ -53,10 +73,21 @@ class Route(BaseModel):
         return remind_mention(value) if value is not None and value.strip() else None
 
     def matches(self, step: Step) -> bool:
-        if step.procedure_id is not None and self.procedure == step.procedure_id:
-            return True
-        name = (step.procedure_name or "").lower()
-        return fnmatch.fnmatchcase(name, self.procedure.lower())
+        """Whether every matcher this route gives matches the step."""
+        if self.procedure is not None and not _glob_matches(self.procedure, step.procedure_name):
+            return False
+        if self.team is not None and not _assigned(step, AssigneeType.TEAM, self.team):
+            return False
+        if self.admin is not None and not _assigned(step, AssigneeType.ADMIN, self.admin):
+            return False
+        return self.priority is None or self.priority == step.is_priority
+
+
+def _assigned(step: Step, kind: AssigneeType, pattern: str) -> bool:
+    assignee = step.assign_to
+    if assignee is None or assignee.type is not kind:
+        return False
+    return pattern == assignee.id or _glob_matches(pattern, assignee.name)
 
 
 class _RoutesFile(BaseModel):
@@ -116,7 +147,8 @@ class Router:
 
     def channel_for(self, step: Step) -> str:
         found = self._match(step)
-        return found[1].channel if found else self._default_channel
+        channel = found[1].channel if found else None
+        return channel or self._default_channel
 
     def mention_for(self, step: Step) -> str | None:
         found = self._match(step)
@@ -133,7 +165,7 @@ class Router:
 
 def channel_ids(routes: tuple[Route, ...]) -> list[str]:
     """Every channel the routes post to (for `check`)."""
-    return sorted({route.channel for route in routes})
+    return sorted({route.channel for route in routes if route.channel})
 
 
 __all__ = ["Route", "Router", "RoutesError", "channel_ids", "load_routes"]

@@ -129,13 +129,19 @@ class LocalStack:
         """A sample delivery with its callback_url pointed at the fake Intercom."""
         payload = copy.deepcopy(sample)
         item = payload["data"]["item"]
-        # Samples carry fixed timestamps: move them to now, keeping the step's time window,
-        # so a sample never arrives already expired.
-        if isinstance(item.get("created_at"), int):
-            shift = int(time.time()) - item["created_at"]
-            item["created_at"] += shift
+        # Samples carry fixed timestamps: move them to now, keeping the step's time window
+        # and its conversation's pace, so a sample never arrives already expired.
+        sent_at = payload.get("created_at")
+        if isinstance(sent_at, int):
+            shift = int(time.time()) - sent_at
+            for key in ("created_at", "first_sent_at"):
+                if isinstance(payload.get(key), int):
+                    payload[key] += shift
             if isinstance(item.get("expires_at"), int):
                 item["expires_at"] += shift
+            for message in item.get("recent_messages") or []:
+                if isinstance(message, dict) and isinstance(message.get("created_at"), int):
+                    message["created_at"] += shift
         elif isinstance(item.get("expires_at"), int):
             item["expires_at"] = int(time.time()) + 24 * 3600
         item.update(item_changes)

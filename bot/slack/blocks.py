@@ -6,10 +6,11 @@ import json
 import re
 import urllib.parse
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from bot.domain import Answer, Attribute, DataType, Step, StepRecord, StepState
+from bot.intercom.links import inbox_link
+from bot.slack.conversation import assignee_text, message_text
 from bot.slack.form import attribute_label, procedure_title
 from bot.slack.text import (
     BUTTON_TEXT_MAX,
@@ -21,6 +22,7 @@ from bot.slack.text import (
     mrkdwn,
     mrkdwn_text,
     plain_text,
+    slack_date,
     truncate,
 )
 from bot.stats import ProcedureStats
@@ -31,6 +33,17 @@ NO_ACTION_ID = "hitl.answer.no"
 
 # User-facing strings of the messages. `{…}` fields are filled with escaped text.
 HEADER = "🙋 {procedure}"
+HEADER_PRIORITY = "🔴 Priority · {procedure}"
+PRIORITY_MARK = "🔴 Priority"
+QUESTION = "*Fin asks:* {question}"
+LATEST_FROM_CUSTOMER = "*Latest from the customer*\n{message}"
+UNANSWERABLE = (
+    "⚠️ *This step can't be answered from Slack:* {reason}. Nothing will be sent from here; "
+    "answer it in Intercom{where}."
+)
+UNANSWERABLE_LINK = ": {link}"
+OPEN_IN_INTERCOM = "open the conversation"
+ANSWER_IN_INTERCOM = "Answer in Intercom"
 FALLBACK_BY_STATE = {
     StepState.RECEIVED: "🙋 Fin needs a teammate: {procedure}",
     StepState.POSTED: "🙋 Fin needs a teammate: {procedure}",
@@ -40,12 +53,11 @@ FALLBACK_BY_STATE = {
     StepState.FULFILLED_ELSEWHERE: "↪️ Already answered elsewhere: {procedure}",
     StepState.FAILED: "❌ Not delivered to Fin: {procedure}",
 }
-ASKS_HEADING = "*What Fin asks*"
+ASKS_HEADING = "*To answer, fill in*"
 MORE_ITEMS = "• …and {count} more"
 CONVERSATION = "Conversation {id}"
 EXPIRES = "Expires {date}"
 DEADLINE_PASSED = "Deadline passed {date}"
-SLACK_DATE = "<!date^{ts}^{{date_short_pretty}} at {{time}}|{fallback}>"
 ANSWER_BUTTON = "Answer"
 OPEN_FORM_BUTTON = "Open form"
 YES_BUTTON = "Yes"
@@ -66,6 +78,7 @@ NOTHING_PENDING = "Nothing pending 🎉"
 PENDING_ONE = "1 step waiting"
 PENDING_MANY = "{count} steps waiting"
 PENDING_LINE = "{conversation} · waiting {age}"
+PENDING_UNANSWERABLE = "⚠️ can't be answered from Slack"
 OPEN_REQUEST = "Open request"
 MORE_NOT_SHOWN = "…and {count} more not shown"
 AGE_UNDER_A_MINUTE = "under 1 min"
@@ -77,7 +90,6 @@ TYPE_WORDS = {
     DataType.INTEGER: "whole number",
     DataType.DECIMAL: "number",
     DataType.BOOLEAN: "yes / no",
-    DataType.DATE: "date",
     DataType.DATETIME: "date and time",
 }
 LIST_ONE = "one option"
@@ -119,6 +131,10 @@ _DISPLAY_SHOWN_MAX = 1000
 _ID_SHOWN_MAX = 100
 _DETAIL_SHOWN_MAX = 1000
 _LINE_SHOWN_MAX = 600
+_QUESTION_SHOWN_MAX = 2500
+_QUESTION_IN_LIST_MAX = 200
+_LATEST_SHOWN_MAX = 700
+_REASON_SHOWN_MAX = 500
 
 _SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
 
@@ -128,19 +144,6 @@ def mention(user_id: str) -> str:
     if _SLACK_USER_ID.fullmatch(user_id):
         return f"<@{user_id}>"
     return mrkdwn_text(user_id, _ID_SHOWN_MAX)
-
-
-def _utc(ts: float) -> str:
-    try:
-        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    except (OverflowError, OSError, ValueError):
-        # An absurd expiry from Intercom must not stop the post.
-        return str(ts)
-
-
-def slack_date(ts: int) -> str:
-    """A date each reader sees in their own time zone, with a UTC fallback."""
-    return SLACK_DATE.format(ts=ts, fallback=_utc(ts))
 
 
 def _link(url: str, safe_label: str) -> str:
@@ -175,10 +178,11 @@ def _type_word(attribute: Attribute) -> str:
 
 
 def _header(step: Step, state: StepState) -> dict[str, Any]:
+    template = HEADER_PRIORITY if step.is_priority else HEADER
     return {
         "type": "header",
         "block_id": f"hitl.header.{state}",
-        "text": plain_text(HEADER.format(procedure=procedure_title(step)), HEADER_TEXT_MAX),
+        "text": plain_text(template.format(procedure=procedure_title(step)), HEADER_TEXT_MAX),
     }
 
 
@@ -194,11 +198,26 @@ def _context(block_id: str, safe_text: str) -> dict[str, Any]:
     }
 
 
-def _instructions(step: Step, state: StepState) -> list[dict[str, Any]]:
-    if not step.instructions or not step.instructions.strip():
+def _question(step: Step, state: StepState) -> list[dict[str, Any]]:
+    if not step.hitl_question or not step.hitl_question.strip():
         return []
-    text = mrkdwn_text(step.instructions, SECTION_TEXT_MAX)
-    return [_section(f"hitl.instructions.{state}", text)]
+    text = QUESTION.format(question=mrkdwn_text(step.hitl_question.strip(), _QUESTION_SHOWN_MAX))
+    return [_section(f"hitl.question.{state}", text)]
+
+
+def _latest_from_customer(step: Step, state: StepState) -> list[dict[str, Any]]:
+    message = step.latest_customer_message()
+    if message is None:
+        return []
+    text = LATEST_FROM_CUSTOMER.format(message=message_text(message, _LATEST_SHOWN_MAX))
+    return [_section(f"hitl.latest.{state}", text)]
+
+
+def _unanswerable(step: Step, state: StepState) -> dict[str, Any]:
+    link = inbox_link(step)
+    where = UNANSWERABLE_LINK.format(link=_link(link, OPEN_IN_INTERCOM)) if link else ""
+    reason = mrkdwn_text(step.unanswerable or "", _REASON_SHOWN_MAX)
+    return _section(f"hitl.unanswerable.{state}", UNANSWERABLE.format(reason=reason, where=where))
 
 
 def _asks(step: Step, state: StepState) -> dict[str, Any]:
@@ -209,16 +228,18 @@ def _asks(step: Step, state: StepState) -> dict[str, Any]:
     return _section(f"hitl.asks.{state}", _bullet_list(ASKS_HEADING, items, SECTION_TEXT_MAX))
 
 
-def _conversation(step: Step, conversation_url: str | None) -> str:
+def _conversation(step: Step) -> str:
     label = mrkdwn_text(CONVERSATION.format(id=step.conversation_id), _ID_SHOWN_MAX)
-    return _link(conversation_url, label) if conversation_url else label
+    link = inbox_link(step)
+    return _link(link, label) if link else label
 
 
-def _about(
-    record: StepRecord, conversation_url: str | None, now: float, *, with_deadline: bool
-) -> dict[str, Any]:
-    parts = [_conversation(record.step, conversation_url)]
-    expires_at = record.step.expires_at
+def _about(record: StepRecord, now: float, *, with_deadline: bool) -> dict[str, Any]:
+    step = record.step
+    assigned = assignee_text(step)
+    parts = [assigned] if assigned else []
+    parts.append(_conversation(step))
+    expires_at = step.expires_at
     if with_deadline and expires_at is not None:
         template = EXPIRES if expires_at > now else DEADLINE_PASSED
         parts.append(template.format(date=slack_date(expires_at)))
@@ -287,38 +308,49 @@ def _outcome_text(record: StepRecord) -> str:
 
 
 def _fallback(record: StepRecord) -> str:
+    step = record.step
     template = FALLBACK_BY_STATE[record.state]
-    procedure = mrkdwn_text(procedure_title(record.step), _NAME_SHOWN_MAX)
+    procedure = mrkdwn_text(procedure_title(step), _NAME_SHOWN_MAX)
     # Notifications render the fallback as mrkdwn: it is built from escaped pieces too,
-    # and the name's budget keeps it far below FALLBACK_TEXT_MAX.
-    return template.format(procedure=procedure)
+    # and the budgets keep it far below FALLBACK_TEXT_MAX.
+    text = template.format(procedure=procedure)
+    if step.is_priority:
+        text = f"{PRIORITY_MARK} · {text}"
+    if record.state.is_open and step.hitl_question and step.hitl_question.strip():
+        text += f" — {mrkdwn_text(step.hitl_question.strip(), _QUESTION_IN_LIST_MAX)}"
+    return text
 
 
-def step_message(record: StepRecord, *, conversation_url: str | None, now: float) -> dict[str, Any]:
+def step_message(record: StepRecord, *, now: float) -> dict[str, Any]:
     """The channel message for a step in its current state: `{"text", "blocks"}`.
 
-    Every state gets new block ids, so `chat.update` replaces rather than merges.
+    It leads with what Fin asks, titled by the procedure; every state gets new block ids,
+    so `chat.update` replaces rather than merges.
     """
     step, state = record.step, record.state
-    blocks = [_header(step, state), *_instructions(step, state)]
+    blocks = [_header(step, state), *_question(step, state)]
     if state.is_open:
+        if not step.answerable:
+            blocks.append(_unanswerable(step, state))
         blocks += [
+            *_latest_from_customer(step, state),
             _asks(step, state),
-            _about(record, conversation_url, now, with_deadline=True),
-            _actions(record),
+            _about(record, now, with_deadline=True),
         ]
+        if step.answerable:
+            blocks.append(_actions(record))
     elif state is StepState.SUBMITTED:
         who = mention(record.answer.user_id) if record.answer else None
         sending = SENDING.format(who=who) if who else SENDING_NOBODY
         blocks += [
             _asks(step, state),
-            _about(record, conversation_url, now, with_deadline=True),
+            _about(record, now, with_deadline=True),
             _context(f"hitl.status.{state}", sending),
         ]
     else:
         blocks += [
             _section(f"hitl.outcome.{state}", _outcome_text(record)),
-            _about(record, conversation_url, now, with_deadline=False),
+            _about(record, now, with_deadline=False),
         ]
     return {"text": _fallback(record), "blocks": blocks}
 
@@ -336,6 +368,7 @@ def _age(seconds: float) -> str:
 def _pending_line(record: StepRecord, permalink: str | None, now: float) -> str:
     step = record.step
     procedure = mrkdwn_text(procedure_title(step), _NAME_SHOWN_MAX)
+    title = f"{PRIORITY_MARK} · *{procedure}*" if step.is_priority else f"*{procedure}*"
     about = mrkdwn_text(
         PENDING_LINE.format(
             conversation=CONVERSATION.format(id=truncate(step.conversation_id, _ID_SHOWN_MAX)),
@@ -343,9 +376,17 @@ def _pending_line(record: StepRecord, permalink: str | None, now: float) -> str:
         ),
         _LINE_SHOWN_MAX,
     )
-    line = f"*{procedure}*\n{about}"
+    line = title
+    if step.hitl_question and step.hitl_question.strip():
+        line += f"\n{mrkdwn_text(step.hitl_question.strip(), _QUESTION_IN_LIST_MAX)}"
+    line += f"\n{about}"
     if permalink:
         line += f" · {_link(permalink, OPEN_REQUEST)}"
+    if not step.answerable:
+        link = inbox_link(step)
+        line += f" · {PENDING_UNANSWERABLE}"
+        if link:
+            line += f": {_link(link, ANSWER_IN_INTERCOM)}"
     return line
 
 
@@ -429,9 +470,10 @@ def home_view(
         blocks.append(_section("hitl.home.none", HOME_NOTHING_PENDING))
     for index, record in enumerate(shown):
         block = _section(f"hitl.home.pending.{index}", _pending_line(record, record.permalink, now))
-        block["accessory"] = _button(
-            ANSWER_BUTTON, HOME_OPEN_ACTION_ID, record.step.step_id, "primary"
-        )
+        if record.step.answerable:
+            block["accessory"] = _button(
+                ANSWER_BUTTON, HOME_OPEN_ACTION_ID, record.step.step_id, "primary"
+            )
         blocks.append(block)
     total = max(pending_total, len(shown))
     if total > len(shown):

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
 from bot.domain import AnswerValue, Attribute, DataType, Option, Step
+from bot.slack.conversation import assignee_text, message_text
 from bot.slack.text import (
     HINT_MAX,
     LABEL_MAX,
@@ -29,6 +30,7 @@ from bot.slack.text import (
     plain_text,
     truncate,
 )
+from bot.untrusted import storable
 
 CALLBACK_ID = "hitl.submit"
 BLOCK_ID_PREFIX = "hitl.attr."
@@ -58,10 +60,13 @@ ERROR_STALE_OPTION = "That option is not available any more; please choose again
 ERROR_WHOLE_NUMBER = "Please enter a whole number"
 ERROR_NUMBER = "Please enter a number"
 ERROR_TOO_LARGE = "That number is too large for Fin"
-ERROR_DATE = "Please pick a date"
 ERROR_DATETIME = "Please pick a date and time"
+ERROR_TOO_LONG = "Please keep this under {limit} characters"
 COMMENT_LABEL = "Comment (optional)"
 COMMENT_HINT = "For your teammates and the conversation's notes; Fin never sees it."
+PRIORITY = "🔴 *Priority*"
+QUESTION = "*Fin asks:* {question}"
+RECENT_HEADING = "*The conversation so far* (latest {count})"
 
 # JSON numbers beyond 2**53 lose precision on the way to Intercom.
 INTEGER_LIMIT = 2**53
@@ -70,13 +75,17 @@ _DATA_TYPE_SHOWN_MAX = 50
 # Piece budgets inside the intro section, so neither piece can crowd out the other.
 _PROCEDURE_SHOWN_MAX = 500
 _CONVERSATION_SHOWN_MAX = 200
+_QUESTION_SHOWN_MAX = 2800
+# Each recent message is one section of at most 3000 characters, heading included.
+_MESSAGE_SHOWN_MAX = 2500
 
 _INTEGER_RE = re.compile(r"[+-]?[0-9]+")
 # More digits than any number Intercom can take; int() of a huge string is slow.
 _INTEGER_DIGITS_MAX = 20
 _DECIMAL_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
-_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _INDEX_RE = re.compile(r"[0-9]{1,6}")
+# Slack's datetimepicker gives unix seconds; years 1970 to 9999 have an ISO 8601 form.
+_LATEST_DATETIME = 253_402_300_799
 
 
 class FormTooLarge(ValueError):
@@ -93,7 +102,6 @@ class _Field(Enum):
     TEXT = "text"
     INTEGER = "integer"
     DECIMAL = "decimal"
-    DATE = "datepicker"
     DATETIME = "datetimepicker"
 
 
@@ -102,7 +110,6 @@ _FIELD_BY_TYPE = {
     DataType.STRING: _Field.MULTILINE_TEXT,
     DataType.INTEGER: _Field.INTEGER,
     DataType.DECIMAL: _Field.DECIMAL,
-    DataType.DATE: _Field.DATE,
     DataType.DATETIME: _Field.DATETIME,
 }
 
@@ -163,11 +170,8 @@ def step_id_from_metadata(metadata: str) -> str | None:
 
 
 def attribute_label(attribute: Attribute) -> str:
-    """The attribute's name for people, falling back to its identifier."""
-    for candidate in (attribute.name, attribute.identifier):
-        if candidate.strip():
-            return candidate
-    return NO_NAME
+    """The attribute for people: its label, else its name, else its identifier."""
+    return attribute.display_label or NO_NAME
 
 
 def option_label(option: Option) -> str:
@@ -223,27 +227,18 @@ def _element(index: int, attribute: Attribute) -> dict[str, Any]:
         element |= {"type": "number_input", "is_decimal_allowed": False}
     elif field is _Field.DECIMAL:
         element |= {"type": "number_input", "is_decimal_allowed": True}
-    elif field is _Field.DATE:
-        element |= {"type": "datepicker"}
     else:
         element |= {"type": "datetimepicker"}
     return element
 
 
 def _hint(attribute: Attribute) -> str | None:
-    note = None
     if attribute.known_type is None:
-        shown_type = truncate(attribute.data_type, _DATA_TYPE_SHOWN_MAX)
-        note = UNKNOWN_TYPE_HINT.format(data_type=shown_type)
-    elif _field(attribute) is _Field.TEXT:
-        note = NO_OPTIONS_HINT
-    description = (attribute.description or "").strip()
-    if note is None:
-        return truncate(description, HINT_MAX) if description else None
-    if not description:
-        return note
-    # The note matters more than the end of a long description: cut the description.
-    return truncate(description, HINT_MAX - len(note) - 1) + "\n" + note
+        shown_type = truncate(attribute.data_type or "(none)", _DATA_TYPE_SHOWN_MAX)
+        return UNKNOWN_TYPE_HINT.format(data_type=shown_type)
+    if _field(attribute) is _Field.TEXT:
+        return NO_OPTIONS_HINT
+    return None
 
 
 def _input_block(index: int, attribute: Attribute) -> dict[str, Any]:
@@ -268,26 +263,31 @@ def procedure_title(step: Step) -> str:
 
 
 def _intro_blocks(step: Step) -> list[dict[str, Any]]:
+    """What a teammate needs to decide: the procedure, what Fin asks, who Intercom assigned
+    it to, and the conversation's recent messages, oldest first."""
     procedure = mrkdwn_text(procedure_title(step), _PROCEDURE_SHOWN_MAX)
     conversation = mrkdwn_text(
         CONVERSATION.format(id=step.conversation_id), _CONVERSATION_SHOWN_MAX
     )
-    blocks: list[dict[str, Any]] = [
-        {
-            "type": "section",
-            "block_id": "hitl.intro",
-            "text": mrkdwn(f"*{procedure}*\n{conversation}", SECTION_TEXT_MAX),
-        }
-    ]
-    if step.instructions and step.instructions.strip():
-        blocks.append(
-            {
-                "type": "section",
-                "block_id": "hitl.instructions",
-                "text": mrkdwn(mrkdwn_text(step.instructions, SECTION_TEXT_MAX), SECTION_TEXT_MAX),
-            }
-        )
+    lines = [f"{PRIORITY} · *{procedure}*" if step.is_priority else f"*{procedure}*"]
+    assigned = assignee_text(step)
+    lines.append(f"{conversation} · {assigned}" if assigned else conversation)
+    blocks: list[dict[str, Any]] = [_form_section("hitl.intro", "\n".join(lines))]
+    if step.hitl_question and step.hitl_question.strip():
+        question = mrkdwn_text(step.hitl_question.strip(), _QUESTION_SHOWN_MAX)
+        blocks.append(_form_section("hitl.question", QUESTION.format(question=question)))
+    if step.recent_messages:
+        heading = RECENT_HEADING.format(count=len(step.recent_messages))
+        blocks.append(_form_section("hitl.recent", heading))
+        blocks += [
+            _form_section(f"hitl.recent.{index}", message_text(message, _MESSAGE_SHOWN_MAX))
+            for index, message in enumerate(step.recent_messages)
+        ]
     return blocks
+
+
+def _form_section(block_id: str, safe_text: str) -> dict[str, Any]:
+    return {"type": "section", "block_id": block_id, "text": mrkdwn(safe_text, SECTION_TEXT_MAX)}
 
 
 def build_form_view(step: Step) -> dict[str, Any]:
@@ -340,7 +340,7 @@ def comment_of(state_values: dict[str, Any]) -> str | None:
     value = element.get("value") if isinstance(element, dict) else None
     if not isinstance(value, str) or not value.strip():
         return None
-    return value.strip()[:PLAIN_TEXT_INPUT_MAX]
+    return storable(value.strip()[:PLAIN_TEXT_INPUT_MAX])
 
 
 class _Invalid(Exception):
@@ -402,19 +402,7 @@ def _parse_decimal(element: dict[str, Any]) -> tuple[float, str]:
     return number, text
 
 
-def _parse_date(element: dict[str, Any]) -> tuple[int, str]:
-    raw = element.get("selected_date")
-    if not isinstance(raw, str) or not _DATE_RE.fullmatch(raw):
-        raise _Invalid(ERROR_DATE)
-    try:
-        day = date.fromisoformat(raw)
-    except ValueError:
-        raise _Invalid(ERROR_DATE) from None
-    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    return int(midnight.timestamp()), raw
-
-
-def _parse_datetime(element: dict[str, Any]) -> tuple[int, str]:
+def _parse_datetime(element: dict[str, Any]) -> tuple[str, str]:
     raw = element.get("selected_date_time")
     if (
         isinstance(raw, str)
@@ -422,20 +410,22 @@ def _parse_datetime(element: dict[str, Any]) -> tuple[int, str]:
         and len(raw.strip()) <= _INTEGER_DIGITS_MAX
     ):
         raw = int(raw)
-    if isinstance(raw, bool) or not isinstance(raw, int):
+    if isinstance(raw, bool) or not isinstance(raw, int) or not 0 <= raw <= _LATEST_DATETIME:
         raise _Invalid(ERROR_DATETIME)
-    try:
-        moment = datetime.fromtimestamp(raw, UTC)
-    except (OverflowError, OSError, ValueError):
-        raise _Invalid(ERROR_DATETIME) from None
-    return raw, moment.strftime("%Y-%m-%d %H:%M UTC")
+    moment = datetime.fromtimestamp(raw, UTC)
+    # ISO 8601 in UTC, one of the two forms Intercom documents for a datetime.
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ"), moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _parse_text(element: dict[str, Any]) -> tuple[str, str]:
     raw = element.get("value")
     if not isinstance(raw, str) or not raw.strip():
         raise _Invalid(ERROR_MISSING)
-    return raw, raw
+    # The same limit as the form's input, whatever the client sent.
+    if len(raw) > PLAIN_TEXT_INPUT_MAX:
+        raise _Invalid(ERROR_TOO_LONG.format(limit=PLAIN_TEXT_INPUT_MAX))
+    text = storable(raw)
+    return text, text
 
 
 def _parse_value(attribute: Attribute, element: dict[str, Any]) -> AnswerValue:
@@ -450,8 +440,6 @@ def _parse_value(attribute: Attribute, element: dict[str, Any]) -> AnswerValue:
         value, display = _parse_integer(element)
     elif field is _Field.DECIMAL:
         value, display = _parse_decimal(element)
-    elif field is _Field.DATE:
-        value, display = _parse_date(element)
     elif field is _Field.DATETIME:
         value, display = _parse_datetime(element)
     else:

@@ -37,7 +37,7 @@ from bot.slack.form import (
     options_for_query,
     parse_submission,
 )
-from bot.slack.notices import closed_view, notice_view, why_closed
+from bot.slack.notices import closed_view, notice_view, unanswerable_note, why_closed
 from bot.stats import STATS_WINDOW_SECONDS, procedure_stats
 from bot.store import SqlStore
 
@@ -135,6 +135,9 @@ class Interactions:
         if record is None or not record.state.is_open:
             await self._tell_clicker(body, client, respond, why_closed(record))
             return
+        if not record.step.answerable:
+            await self._tell_clicker(body, client, respond, unanswerable_note(record.step))
+            return
         if not await self._access_for(record).allows(_user_id(body), client):
             await self._tell_clicker(body, client, respond, NOT_ALLOWED)
             return
@@ -171,6 +174,10 @@ class Interactions:
             await ack()
             self._after_ack(_tell(respond, why_closed(record)), "closed-note")
             return
+        if not record.step.answerable:
+            await ack()
+            self._after_ack(_tell(respond, unanswerable_note(record.step)), "closed-note")
+            return
         if not await self._access_for(record).allows(_user_id(body), client):
             await ack()
             self._after_ack(_tell(respond, NOT_ALLOWED), "not-allowed-note")
@@ -189,6 +196,9 @@ class Interactions:
         record = await self._store.get(_step_id_of_view(view))
         if record is None or not record.state.is_open:
             await ack(response_action="update", view=closed_view(record))
+            return
+        if not record.step.answerable:
+            await ack(response_action="update", view=notice_view(unanswerable_note(record.step)))
             return
         # Never trust that the form was only shown to someone allowed: check again here.
         if not await self._access_for(record).allows(_user_id(body), client):

@@ -169,10 +169,8 @@ class SlackMessenger:
         # refused with 429): looking for an earlier post of one would be a wasted call.
         self._not_posted: set[str] = set()
 
-    async def post_step(
-        self, record: StepRecord, channel_id: str, conversation_url: str | None
-    ) -> PostedMessage:
-        message = step_message(record, conversation_url=conversation_url, now=time.time())
+    async def post_step(self, record: StepRecord, channel_id: str) -> PostedMessage:
+        message = step_message(record, now=time.time())
         step_id = record.step.step_id
         response = await self._paced_call(
             "chat_postMessage",
@@ -229,10 +227,10 @@ class SlackMessenger:
             return None  # only a convenience for /hitl; never worth re-posting for
         return str(link["permalink"])
 
-    async def update_step(self, record: StepRecord, conversation_url: str | None) -> None:
+    async def update_step(self, record: StepRecord) -> None:
         if record.channel_id is None or record.message_ts is None:
             return
-        message = step_message(record, conversation_url=conversation_url, now=time.time())
+        message = step_message(record, now=time.time())
         await self._paced_call(
             "chat_update",
             record.step.step_id,

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain import StepRecord, StepState
+from bot.domain import Step, StepRecord, StepState
+from bot.intercom.links import inbox_link
 from bot.slack.blocks import mention
-from bot.slack.text import plain_text
+from bot.slack.text import escape_mrkdwn, mrkdwn_text, plain_text
+
+UNANSWERABLE = "This step can't be answered from Slack ({reason}). Answer it in Intercom{where}."
+_REASON_SHOWN_MAX = 500
 
 
 def why_closed(record: StepRecord | None) -> str:
@@ -43,3 +47,11 @@ def notice_view(text_already_safe: str) -> dict[str, Any]:
         "close": plain_text("Close", 24),
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text_already_safe}}],
     }
+
+
+def unanswerable_note(step: Step) -> str:
+    """Why this step takes no answer from Slack, and where to answer it (mrkdwn)."""
+    link = inbox_link(step)
+    where = f": <{escape_mrkdwn(link)}|open the conversation>" if link else ""
+    reason = mrkdwn_text(step.unanswerable or "unknown reason", _REASON_SHOWN_MAX)
+    return UNANSWERABLE.format(reason=reason, where=where)

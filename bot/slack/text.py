@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 # Block Kit limits (Slack answers `invalid_blocks` past them); see SLACK_NOTES.md.
@@ -95,3 +96,19 @@ def mrkdwn(text_already_safe: str, limit: int) -> dict[str, Any]:
     if not text_already_safe.strip():
         text_already_safe = NO_TEXT
     return {"type": "mrkdwn", "text": _truncate_mrkdwn(text_already_safe, limit)}
+
+
+SLACK_DATE = "<!date^{ts}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def _utc(ts: float) -> str:
+    try:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except (OverflowError, OSError, ValueError):
+        # An absurd time from Intercom must not stop the post.
+        return str(ts)
+
+
+def slack_date(ts: int) -> str:
+    """A date each reader sees in their own time zone, with a UTC fallback (safe mrkdwn)."""
+    return SLACK_DATE.format(ts=int(ts), fallback=_utc(ts))

@@ -8,14 +8,11 @@ import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from bot.fakes.local_stack import HttpAnswer, LocalStack
 from bot.fakes.signing import slack_form_body
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "intercom"
+from bot.samples import load_sample
 
 # Untrusted text that would ping, mention or forge a link if it reached mrkdwn raw.
 NASTY = "<!channel> <!here> <@U123> <https://evil.example|click> & co"
@@ -39,8 +36,7 @@ ALL_TYPES_VALID_STATE: dict[str, dict[str, Any]] = {
             "selected_option": {"text": {"type": "plain_text", "text": "FedEx"}, "value": "1"},
         }
     },
-    "hitl.attr.5": {"hitl.value.5": {"type": "datepicker", "selected_date": "2026-12-01"}},
-    "hitl.attr.6": {"hitl.value.6": {"type": "datetimepicker", "selected_date_time": 1796121000}},
+    "hitl.attr.5": {"hitl.value.5": {"type": "datetimepicker", "selected_date_time": 1796121000}},
 }
 # What Intercom must receive for ALL_TYPES_VALID_STATE, by attribute position.
 ALL_TYPES_EXPECTED_VALUES: list[Any] = [
@@ -49,15 +45,13 @@ ALL_TYPES_EXPECTED_VALUES: list[Any] = [
     12.5,
     False,
     "opt-fedex",
-    int(datetime(2026, 12, 1, tzinfo=UTC).timestamp()),
-    1796121000,
+    "2026-12-01T10:30:00Z",
 ]
 
 
 def load_fixture(name: str) -> dict[str, Any]:
-    """A sample webhook delivery from tests/fixtures/intercom (`name` without `.json`)."""
-    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
-    return data
+    """A sample webhook delivery from bot/samples (`name` without `.json`)."""
+    return load_sample(name)
 
 
 def fresh_payload(
@@ -70,7 +64,7 @@ def fresh_payload(
     sample["id"] = f"notif_{uuid.uuid4()}"
     item = sample["data"]["item"]
     changes: dict[str, Any] = {"step_id": str(uuid.uuid4())}
-    if "expires_at" in item:
+    if item.get("expires_at") is not None:
         changes["expires_at"] = int(time.time()) + 86_400
     changes.update(item_changes)
     return stack.hitl_payload(sample, **changes)

@@ -49,10 +49,9 @@ async def test_form_has_one_required_field_per_attribute_in_order(stack: LocalSt
         (2, {"type": "number_input", "is_decimal_allowed": True}),
         (3, {"type": "radio_buttons"}),
         (4, {"type": "static_select"}),
-        (5, {"type": "datepicker"}),
-        (6, {"type": "datetimepicker"}),
+        (5, {"type": "datetimepicker"}),
     ],
-    ids=["string", "integer", "decimal", "boolean", "list", "date", "datetime"],
+    ids=["string", "integer", "decimal", "boolean", "list", "datetime"],
 )
 async def test_each_data_type_gets_its_field(
     stack: LocalStack, index: int, expected: dict[str, Any]
@@ -167,27 +166,25 @@ async def test_label_is_the_name_and_falls_back_to_the_identifier(stack: LocalSt
     assert labels == ["Refund note", nameless["identifier"]]
 
 
-async def test_description_is_shown_as_the_hint(stack: LocalStack) -> None:
-    payload = fresh_payload(stack)
+async def test_label_is_shown_before_the_name(stack: LocalStack) -> None:
+    payload = custom_payload(stack, [attribute(0, "string", name="refund_note", label="Note")])
 
     view = await open_form_for(stack, payload)
 
-    note = next(b for b in input_blocks(view) if b["block_id"] == "hitl.attr.2")
-    assert note["hint"]["text"] == "Fin will use this in its reply."
+    assert input_blocks(view)[0]["label"]["text"] == "Note"
 
 
 async def test_unknown_type_is_a_text_input_with_a_hint(stack: LocalStack) -> None:
-    payload = custom_payload(stack, [attribute(0, "colour", description="Paint colour")])
+    payload = custom_payload(stack, [attribute(0, "colour")])
 
     view = await open_form_for(stack, payload)
 
     block = input_blocks(view)[0]
     assert block["element"]["type"] == "plain_text_input"
     assert "colour" in block["hint"]["text"]
-    assert "Paint colour" in block["hint"]["text"]
 
 
-async def test_form_shows_the_procedure_and_instructions(stack: LocalStack) -> None:
+async def test_form_shows_the_procedure_and_the_conversation(stack: LocalStack) -> None:
     payload = fresh_payload(stack)
 
     view = await open_form_for(stack, payload)
@@ -205,7 +202,7 @@ def huge_step_attributes(count: int) -> list[dict[str, Any]]:
         kind = kinds[i % len(kinds)]
         extra: dict[str, Any] = {
             "name": f"{i} " + "N" * 300,
-            "description": "D" * 3000,
+            "label": f"{i} " + "L" * 3000,
         }
         if kind == "list":
             many = 150 if i % 16 == 4 else 100
@@ -221,8 +218,12 @@ async def test_long_texts_and_many_attributes_still_post_and_open(
     payload = custom_payload(
         stack,
         huge_step_attributes(count),
-        instructions="I" * 5000,
-        procedure={"id": "1", "name": "P" * 500},
+        hitl_question="I" * 5000,
+        procedure_name="P" * 500,
+        recent_messages=[
+            {"body": "<p>" + "B" * 20_000 + "</p>", "author": {"type": "user", "name": "N" * 500}}
+        ]
+        * 5,
         conversation_id="9" * 200,
     )
 

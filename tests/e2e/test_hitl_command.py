@@ -127,6 +127,6 @@ async def test_stats_show_answered_expired_and_time_to_answer_per_procedure(
 
     text = all_text(answer.body)
     assert answer.body["response_type"] == "ephemeral"
-    assert item_of(answered)["procedure"]["name"] in text
+    assert item_of(answered)["procedure_name"] in text
     assert "1 answered · 1 expired" in text
     assert "median 0 s, p90 0 s" in text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.fakes.local_stack import CHANNEL_ID, LocalStack
 from bot.slack.form import DEFAULT_PROCEDURE
 
@@ -14,7 +16,7 @@ from .helpers import (
     send_and_wait_posted,
 )
 
-INBOX = "https://app.intercom.com/a/inbox/a86dr8yl/inbox/conversation/"
+INBOX = "https://app.intercom.com/a/inbox/a86dr8yl/inbox/shared/all/conversation/"
 
 
 async def test_message_goes_to_the_configured_channel_within_block_kit_limits(
@@ -35,7 +37,7 @@ async def test_message_names_the_procedure(stack: LocalStack) -> None:
 
 async def test_message_without_a_procedure_has_a_default_title(stack: LocalStack) -> None:
     payload = fresh_payload(stack)
-    del item_of(payload)["procedure"]
+    del item_of(payload)["procedure_name"]
 
     posted = await send_and_wait_posted(stack, payload)
 
@@ -44,13 +46,14 @@ async def test_message_without_a_procedure_has_a_default_title(stack: LocalStack
     assert "None" not in all_text(posted)
 
 
-async def test_message_shows_the_instructions(stack: LocalStack) -> None:
+async def test_message_leads_with_what_fin_asks(stack: LocalStack) -> None:
     payload = fresh_payload(stack)
 
     posted = await send_and_wait_posted(stack, payload)
 
-    # `&` would be escaped, but the sample's instructions have none.
-    assert item_of(payload)["instructions"] in all_text(posted)
+    # `&` would be escaped, but the sample's question has none.
+    first_section = next(b for b in posted["blocks"] if b["type"] == "section")
+    assert item_of(payload)["hitl_question"] in first_section["text"]["text"]
 
 
 async def test_message_lists_every_attribute_asked_for(stack: LocalStack) -> None:
@@ -74,7 +77,42 @@ async def test_message_shows_the_conversation_and_links_to_it(stack: LocalStack)
     assert f"<{INBOX}{conversation_id}|" in text
 
 
-async def test_eu_step_links_to_the_eu_inbox(prod_stack: LocalStack) -> None:
+async def test_the_link_is_intercoms_own_conversation_url(stack: LocalStack) -> None:
+    own = "https://app.intercom.com/a/inbox/a86dr8yl/inbox/shared/mentions/conversation/42"
+    payload = fresh_payload(stack, conversation_url=own)
+
+    posted = await send_and_wait_posted(stack, payload)
+
+    assert f"<{own}|" in all_text(posted)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example/a/inbox/a86dr8yl/inbox/shared/all/conversation/1",
+        "http://app.intercom.com/a/inbox/a86dr8yl/inbox/shared/all/conversation/1",
+        "https://app.intercom.com.evil.example/a/inbox/x",
+        "https://user@app.intercom.com/a/inbox/x",
+        "https://app.intercom.com:8443/a/inbox/x",
+        "https://app.intercom.com/a|<!channel>",
+        "javascript:alert(1)",
+    ],
+    ids=["other-host", "http", "suffix-host", "userinfo", "other-port", "pipe", "javascript"],
+)
+async def test_a_conversation_url_off_intercom_is_never_linked(stack: LocalStack, url: str) -> None:
+    payload = fresh_payload(stack, conversation_url=url)
+    cid = item_of(payload)["conversation_id"]
+
+    posted = await send_and_wait_posted(stack, payload)
+
+    text = all_text(posted)
+    assert "evil" not in text
+    assert "8443" not in text
+    assert "javascript" not in text
+    assert f"<{INBOX}{cid}|" in text
+
+
+async def test_eu_step_without_intercoms_link_links_to_the_eu_inbox(prod_stack: LocalStack) -> None:
     payload = fresh_payload(prod_stack, "single_boolean")
     item = item_of(payload)
     cid = item["conversation_id"]
@@ -82,7 +120,8 @@ async def test_eu_step_links_to_the_eu_inbox(prod_stack: LocalStack) -> None:
 
     posted = await send_and_wait_posted(prod_stack, payload)
 
-    eu_inbox = f"https://app.eu.intercom.com/a/inbox/a86dr8yl/inbox/conversation/{cid}"
+    del item["conversation_url"]
+    eu_inbox = f"https://app.eu.intercom.com/a/inbox/a86dr8yl/inbox/shared/all/conversation/{cid}"
     assert f"<{eu_inbox}|" in all_text(posted)
     assert "https://app.intercom.com" not in all_text(posted)
 
@@ -101,7 +140,7 @@ async def test_message_without_expiry_shows_none(stack: LocalStack) -> None:
     posted = await send_and_wait_posted(stack, fresh_payload(stack, "single_boolean"))
 
     assert "Expires" not in all_text(posted)
-    assert "<!date^" not in all_text(posted)
+    assert "Deadline" not in all_text(posted)
 
 
 async def test_message_has_an_answer_button_that_opens_the_form(stack: LocalStack) -> None:

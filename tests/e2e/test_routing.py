@@ -1,4 +1,10 @@
-"""HITL_ROUTES_FILE: a step goes to its procedure's channel, with its mention and answerers."""
+"""HITL_ROUTES_FILE: a step goes to its route's channel, with its mention and answerers.
+
+Routes match Intercom's published fields: procedure_name, assign_to (team / admin) and
+priority. The samples: refund_approval ("Refund over $40", priority, team Customer Support
+814865), single_boolean ("Close account", unassigned), all_types ("Replacement order",
+admin Priya Raman 4400112).
+"""
 
 from __future__ import annotations
 
@@ -18,10 +24,15 @@ from .helpers import fresh_payload, send_and_wait_posted, step_id_of, wait_threa
 ROUTES = """
 routes:
   - procedure: "refund*"
+    priority: true
     channel: C0REFUNDS
     mention: U0LEAD
     allowed_users: [U0ALICE]
-  - procedure: "9001"
+  - team: "customer support"
+    channel: C0SUPPORT
+  - admin: 4400112
+    channel: C0PRIYA
+  - procedure: "CLOSE ACCOUNT"
     channel: C0ACCOUNTS
 """
 
@@ -35,19 +46,58 @@ async def routed(sqlite_url: str, tmp_path: Path) -> AsyncIterator[LocalStack]:
         yield stack
 
 
-async def test_a_step_matching_a_procedure_glob_goes_to_its_channel(routed: LocalStack) -> None:
+async def test_a_priority_step_matching_the_procedure_glob_goes_to_its_channel(
+    routed: LocalStack,
+) -> None:
     posted = await send_and_wait_posted(routed, fresh_payload(routed, "refund_approval"))
     assert posted["channel"] == "C0REFUNDS"
 
 
-async def test_a_procedure_id_routes_its_steps(routed: LocalStack) -> None:
+async def test_every_matcher_of_a_route_must_match(routed: LocalStack) -> None:
+    """Not a priority: the refund route is passed over for the team's route below it."""
+    payload = fresh_payload(routed, "refund_approval", priority="not_priority")
+    posted = await send_and_wait_posted(routed, payload)
+    assert posted["channel"] == "C0SUPPORT"
+
+
+async def test_a_team_matches_by_name_and_an_admin_by_id(routed: LocalStack) -> None:
+    renamed = {"type": "admin", "id": "4400112", "name": "Priya R."}
+    by_admin = await send_and_wait_posted(
+        routed, fresh_payload(routed, "all_types", assign_to=renamed)
+    )
+    by_team = await send_and_wait_posted(
+        routed,
+        fresh_payload(
+            routed,
+            "all_types",
+            assign_to={"type": "team", "id": "1", "name": "Customer Support"},
+        ),
+    )
+    assert (by_admin["channel"], by_team["channel"]) == ("C0PRIYA", "C0SUPPORT")
+
+
+async def test_a_team_route_does_not_match_an_admin_of_that_name(routed: LocalStack) -> None:
+    admin = {"type": "admin", "id": "7", "name": "Customer Support"}
+    posted = await send_and_wait_posted(routed, fresh_payload(routed, "all_types", assign_to=admin))
+    assert posted["channel"] == "C0HITLTEST"
+
+
+async def test_procedure_globs_ignore_case(routed: LocalStack) -> None:
     posted = await send_and_wait_posted(routed, fresh_payload(routed, "single_boolean"))
     assert posted["channel"] == "C0ACCOUNTS"
 
 
 async def test_an_unmatched_step_goes_to_the_default_channel(routed: LocalStack) -> None:
-    posted = await send_and_wait_posted(routed, fresh_payload(routed, "all_types"))
+    payload = fresh_payload(routed, "single_boolean", procedure_name="Something else")
+    posted = await send_and_wait_posted(routed, payload)
     assert posted["channel"] == "C0HITLTEST"
+
+
+async def test_the_first_matching_route_wins(routed: LocalStack) -> None:
+    """Intercom's own example (a priority "Refund Request" for Customer Support) matches
+    the refund route and the team's route: the refund route comes first."""
+    posted = await send_and_wait_posted(routed, fresh_payload(routed, "documented_example"))
+    assert posted["channel"] == "C0REFUNDS"
 
 
 async def test_reminders_mention_the_routes_people(routed: LocalStack) -> None:
@@ -75,7 +125,8 @@ async def test_only_the_routes_answerers_may_answer_its_steps(routed: LocalStack
 @pytest.mark.parametrize(
     ("content", "problem"),
     [
-        ("routes: [{procedure: x}]", "routes.0.channel"),
+        ("routes: [{priority: maybe}]", "routes.0.priority"),
+        ("routes: [{team: [a, b]}]", "routes.0.team"),
         ("routes: [{procedure: x, channel: general}]", "Slack ID"),
         ("routes: []", "routes"),
         ("routes: [{procedure: x, channel: C1, colour: red}]", "colour"),

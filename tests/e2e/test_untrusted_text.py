@@ -36,14 +36,34 @@ def nasty_payload(stack: LocalStack) -> dict[str, Any]:
                 0,
                 "list",
                 name=f"list {NASTY}",
-                description=f"pick {NASTY}",
+                label=f"pick {NASTY}",
                 options=[{"id": "opt-1", "label": f"label {NASTY}"}],
             ),
-            attribute(1, "string", name=f"text {NASTY}", description=f"say {NASTY}"),
+            attribute(1, "string", name=f"text {NASTY}", label=f"say {NASTY}"),
         ],
-        procedure={"id": "1", "name": f"proc {NASTY}"},
-        instructions=f"do {NASTY}",
+        procedure_name=f"proc {NASTY}",
+        hitl_question=f"do {NASTY}",
+        assign_to={"type": "team", "id": "1", "name": f"team {NASTY}"},
+        recent_messages=[
+            {
+                "type": "conversation_part",
+                "id": "1",
+                "part_type": "comment",
+                "created_at": 1795478100,
+                "body": NASTY_HTML,
+                "author": {"type": "user", "id": "u", "name": f"Jane {NASTY}", "email": None},
+            }
+        ],
     )
+
+
+# A conversation part as HTML: entities that decode to Slack tokens, a link whose label
+# names one host and whose target is another, a script, and Slack's syntax written raw.
+NASTY_HTML = (
+    "<p>&lt;!channel&gt; &lt;@U0BOSS&gt; &lt;https://evil.example|bank&gt;</p>"
+    '<p><a href="https://evil.example/login">https://bank.example</a></p>'
+    "<script>alert('<!here>')</script><p>raw <!channel> and <@U0RAW></p>"
+)
 
 
 def assert_inert(payload: Any) -> None:
@@ -79,6 +99,38 @@ async def test_request_message_escapes_untrusted_text(
 
     assert_inert({"text": posted["text"], "blocks": posted["blocks"]})
     assert_plain_text_is_literal(posted["blocks"])
+
+
+async def test_conversation_html_and_names_stay_inert_in_the_form(
+    stack: LocalStack, nasty_step: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
+    payload, _ = nasty_step
+
+    view = await stack.open_form(step_id_of(payload))
+
+    recent = next(b for b in view["blocks"] if b.get("block_id") == "hitl.recent.0")
+    text = recent["text"]["text"]
+    assert "&lt;!channel&gt; &lt;@U0BOSS&gt; &lt;https://evil.example|bank&gt;" in text
+    # The link's target is written out beside the label that named another host.
+    assert "https://bank.example (https://evil.example/login)" in text
+    assert "alert" not in text
+    assert "<@U0" not in text
+    assert "<!" not in text.replace("<!date^", "")
+    assert "*Jane &lt;!channel&gt;" in text
+    intro = next(b for b in view["blocks"] if b.get("block_id") == "hitl.intro")
+    assert "Assigned in Intercom to *team &lt;!channel&gt;" in intro["text"]["text"]
+
+
+async def test_the_customers_latest_message_stays_inert_on_the_message(
+    nasty_step: tuple[dict[str, Any], dict[str, Any]],
+) -> None:
+    _, posted = nasty_step
+
+    latest = next(b for b in posted["blocks"] if b["block_id"].startswith("hitl.latest."))
+    text = latest["text"]["text"]
+    assert "&lt;@U0BOSS&gt;" in text
+    assert "(https://evil.example/login)" in text
+    assert "<@U0" not in text
 
 
 async def test_fallback_text_is_escaped(

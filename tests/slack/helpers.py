@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot.domain import Attribute, Option, Step
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "intercom"
+from bot.domain import Attribute, Step
+from bot.intercom.webhook import HITL_TOPIC, parse_delivery
+from bot.samples import load_sample
+from bot.settings import DEFAULT_INTERCOM_API_ORIGINS
 
 # Untrusted text that would ping, mention or forge a link if it reached mrkdwn raw.
 NASTY = "<!channel> <@U123> <https://evil|click> <!here> & co"
@@ -20,35 +20,17 @@ RAW_TOKENS = ("<!channel>", "<@U123>", "<https://evil", "<!here>")
 
 
 def load_item(name: str) -> dict[str, Any]:
-    """The `data.item` of a fixture webhook."""
-    envelope = json.loads((FIXTURES / name).read_text())
-    item: dict[str, Any] = envelope["data"]["item"]
+    """The `data.item` of a sample webhook (`name` with or without `.json`)."""
+    item: dict[str, Any] = load_sample(name.removesuffix(".json"))["data"]["item"]
     return item
 
 
 def step_from_item(item: dict[str, Any]) -> Step:
-    """The domain Step for a fixture item, built directly (not via the webhook parser)."""
-    procedure = item.get("procedure") or {}
-    return Step(
-        step_id=item["step_id"],
-        conversation_id=item["conversation_id"],
-        callback_url=item["callback_url"],
-        procedure_id=procedure.get("id"),
-        procedure_name=procedure.get("name"),
-        instructions=item.get("instructions"),
-        expires_at=item.get("expires_at"),
-        created_at=item.get("created_at"),
-        attributes=tuple(
-            Attribute(
-                identifier=a["identifier"],
-                data_type=a["data_type"],
-                name=a.get("name") or a["identifier"],
-                description=a.get("description"),
-                options=tuple(Option(id=o["id"], label=o["label"]) for o in a.get("options", [])),
-            )
-            for a in item["attributes_to_collect"]
-        ),
-    )
+    """The domain Step for a sample item, as the webhook parser reads it."""
+    envelope = {"topic": HITL_TOPIC, "data": {"item": item}}
+    step = parse_delivery(json.dumps(envelope).encode(), list(DEFAULT_INTERCOM_API_ORIGINS)).step
+    assert step is not None
+    return step
 
 
 def load_step(name: str) -> Step:
@@ -74,7 +56,7 @@ def make_step(*attributes: Attribute, **fields: Any) -> Step:
         "conversation_id": "215473853299345",
         "callback_url": "https://api.intercom.io/procedures/215473853299345/collect_agent_input",
         "procedure_name": "Refund over $40",
-        "instructions": "Approve the refund.",
+        "hitl_question": "Approve the refund?",
         "attributes": attributes or (make_attribute(0),),
     }
     values.update(fields)

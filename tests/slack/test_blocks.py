@@ -22,7 +22,7 @@ from .helpers import (
 )
 
 NOW = 1795500000.0
-URL = "https://app.intercom.com/a/inbox/a86dr8yl/inbox/conversation/215473853299345"
+URL = "https://app.intercom.com/a/inbox/a86dr8yl/inbox/shared/all/conversation/215473853299345"
 ANSWERER = "U0ANSWER1"
 
 
@@ -55,8 +55,8 @@ def _record(
     )
 
 
-def _message(record: StepRecord, url: str | None = URL) -> dict[str, Any]:
-    message = step_message(record, conversation_url=url, now=NOW)
+def _message(record: StepRecord) -> dict[str, Any]:
+    message = step_message(record, now=NOW)
     assert_message_within_limits(message)
     assert_no_raw_tokens(message)
     return message
@@ -86,11 +86,37 @@ def test_every_fixture_in_every_state_is_a_valid_message(name: str, state: StepS
     _message(_record(load_step(name), state, answered=True, detail="why"))
 
 
-def test_open_step_has_header_instructions_asks_context_and_actions() -> None:
+def test_open_step_leads_with_the_question_under_the_procedure() -> None:
     message = _message(_record(load_step("refund_approval.json")))
 
-    assert _kinds(message) == ["header", "instructions", "asks", "about", "actions"]
-    assert _block(message, "header")["text"]["text"] == "🙋 Refund over $40"
+    assert _kinds(message) == ["header", "question", "latest", "asks", "about", "actions"]
+    assert _block(message, "header")["text"]["text"] == "🔴 Priority · Refund over $40"
+    assert _block(message, "question")["text"]["text"].startswith(
+        "*Fin asks:* Customer asks for a $45.00 refund"
+    )
+
+
+def test_a_step_that_is_not_priority_carries_no_priority_mark() -> None:
+    message = _message(_record(load_step("all_types.json")))
+
+    assert _block(message, "header")["text"]["text"] == "🙋 Replacement order"
+    assert "Priority" not in json.dumps(message)
+
+
+def test_the_customers_latest_message_is_on_the_message() -> None:
+    message = _message(_record(load_step("refund_approval.json")))
+    latest = _block(message, "latest")["text"]["text"]
+
+    assert latest.splitlines() == [
+        "*Latest from the customer*",
+        "*Jane Doe* (customer) · <!date^1795478300^{date_short_pretty} at {time}|"
+        "2026-11-23 23:58 UTC>",
+        ">Sure, here it is: photo.jpg (https://example.com/photo.jpg)",
+    ]
+
+
+def test_a_step_without_customer_messages_has_no_latest_block() -> None:
+    assert "latest" not in _kinds(_message(_record(load_step("all_types.json"))))
 
 
 def test_received_step_looks_like_a_posted_one_with_its_own_block_ids() -> None:
@@ -114,17 +140,17 @@ def test_header_of_a_long_procedure_name_is_truncated_to_150() -> None:
     assert len(_block(message, "header")["text"]["text"]) == 150
 
 
-def test_step_without_instructions_has_no_instructions_block() -> None:
-    message = _message(_record(make_step(instructions=None)))
+def test_step_without_a_question_has_no_question_block() -> None:
+    message = _message(_record(make_step(hitl_question=None)))
 
-    assert "instructions" not in _kinds(message)
+    assert "question" not in _kinds(message)
 
 
-def test_5000_char_instructions_are_truncated_to_3000() -> None:
-    message = _message(_record(make_step(instructions="i" * 5000)))
-    text = _block(message, "instructions")["text"]["text"]
+def test_a_5000_char_question_is_truncated_within_3000() -> None:
+    message = _message(_record(make_step(hitl_question="i" * 5000)))
+    text = _block(message, "question")["text"]["text"]
 
-    assert len(text) == 3000
+    assert len(text) <= 3000
     assert text.endswith("…")
 
 
@@ -133,7 +159,7 @@ def test_asks_lists_each_attribute_with_a_type_word() -> None:
     asks = _block(message, "asks")["text"]["text"]
 
     assert asks.splitlines() == [
-        "*What Fin asks*",
+        "*To answer, fill in*",
         "• *Approve refund* — yes / no",
         "• *Refund reason* — one of 3 options",
         "• *Note for the customer* — text",
@@ -171,15 +197,38 @@ def test_context_links_the_conversation_and_shows_the_expiry() -> None:
     context = _block(message, "about")["elements"][0]["text"]
 
     assert context == (
-        f"<{URL}|Conversation 215473853299345> · Expires "
-        "<!date^1795564800^{date_short_pretty} at {time}|2026-11-25 00:00 UTC>"
+        f"Assigned in Intercom to *Customer Support* · <{URL}|Conversation 215473853299345> · "
+        "Expires <!date^1795564800^{date_short_pretty} at {time}|2026-11-25 00:00 UTC>"
     )
 
 
-def test_context_without_a_url_shows_the_conversation_id() -> None:
-    message = _message(_record(load_step("single_boolean.json")), url=None)
+def test_context_names_an_admin_assignee() -> None:
+    message = _message(_record(load_step("all_types.json")))
 
-    assert _block(message, "about")["elements"][0]["text"] == "Conversation 215473853300001"
+    assert _block(message, "about")["elements"][0]["text"].startswith(
+        "Assigned in Intercom to *Priya Raman* · "
+    )
+
+
+def test_context_without_an_inbox_link_shows_the_conversation_id() -> None:
+    step = load_step("single_boolean.json").model_copy(
+        update={"conversation_url": None, "app_id": None}
+    )
+
+    assert _block(_message(_record(step)), "about")["elements"][0]["text"] == (
+        "Conversation 215473853300001"
+    )
+
+
+def test_without_the_payloads_link_one_is_built_on_the_regional_host() -> None:
+    step = load_step("single_boolean.json").model_copy(
+        update={"conversation_url": None, "app_id": "a86dr8yl"}
+    )
+
+    assert _block(_message(_record(step)), "about")["elements"][0]["text"] == (
+        "<https://app.eu.intercom.com/a/inbox/a86dr8yl/inbox/shared/all/conversation/"
+        "215473853300001|Conversation 215473853300001>"
+    )
 
 
 def test_context_says_the_deadline_passed_when_it_has() -> None:
@@ -193,10 +242,10 @@ def test_context_says_the_deadline_passed_when_it_has() -> None:
 
 
 def test_conversation_url_cannot_break_out_of_its_link() -> None:
-    message = _message(_record(make_step()), url="https://x.test/a?b=1&c=2|<!channel>")
-    context = _block(message, "about")["elements"][0]["text"]
+    step = make_step(conversation_url="https://app.intercom.com/a?b=1&c=2")
+    context = _block(_message(_record(step)), "about")["elements"][0]["text"]
 
-    assert context.startswith("<https://x.test/a?b=1&amp;c=2%7C&lt;!channel&gt;|Conversation ")
+    assert context.startswith("<https://app.intercom.com/a?b=1&amp;c=2|Conversation ")
 
 
 def test_open_step_has_a_primary_answer_button() -> None:
@@ -223,7 +272,7 @@ def test_single_boolean_step_offers_yes_no_and_open_form() -> None:
 
 def test_a_step_id_too_long_for_a_button_value_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="button value"):
-        step_message(_record(make_step(step_id="s" * 2001)), conversation_url=None, now=NOW)
+        step_message(_record(make_step(step_id="s" * 2001)), now=NOW)
 
 
 def test_block_ids_change_with_the_state() -> None:
@@ -238,7 +287,11 @@ def test_block_ids_change_with_the_state() -> None:
 def test_fallback_text_says_fin_needs_a_teammate() -> None:
     message = _message(_record(load_step("refund_approval.json")))
 
-    assert message["text"] == "🙋 Fin needs a teammate: Refund over $40"
+    assert message["text"] == (
+        "🔴 Priority · 🙋 Fin needs a teammate: Refund over $40 — Customer asks for a $45.00 "
+        "refund on order #1234 (arrived damaged, photo attached). Approve the refund and pick "
+        "a reason."
+    )
 
 
 # --- Settled and in-between states
@@ -347,14 +400,18 @@ def test_failed_step_without_a_reason() -> None:
 def test_untrusted_text_never_reaches_mrkdwn_raw(state: StepState) -> None:
     attributes = (
         make_attribute(0, "list", name=NASTY, options=(Option(id=NASTY, label=NASTY),)),
-        make_attribute(1, NASTY, name=NASTY, description=NASTY),
+        make_attribute(1, NASTY, name=NASTY, label=NASTY),
     )
+    nasty_html = f"<p>{NASTY}</p><p>&lt;!channel&gt; &lt;@U1&gt; <a href='https://evil'>x</a></p>"
+    author = {"type": "user", "name": NASTY, "email": NASTY}
     step = make_step(
         *attributes,
         procedure_name=NASTY,
-        instructions=NASTY,
+        hitl_question=NASTY,
         conversation_id=NASTY,
         expires_at=int(NOW) + 60,
+        assign_to={"type": "team", "id": NASTY, "name": NASTY},
+        recent_messages=[{"body": nasty_html, "author": author, "part_type": NASTY}],
     )
     record = StepRecord(
         step=step,
@@ -378,7 +435,9 @@ def test_untrusted_text_never_reaches_mrkdwn_raw(state: StepState) -> None:
 def test_fallback_text_is_escaped() -> None:
     message = _message(_record(make_step(procedure_name="<!channel> & <@U123>")))
 
-    assert message["text"] == "🙋 Fin needs a teammate: &lt;!channel&gt; &amp; &lt;@U123&gt;"
+    assert message["text"] == (
+        "🙋 Fin needs a teammate: &lt;!channel&gt; &amp; &lt;@U123&gt; — Approve the refund?"
+    )
 
 
 # --- /hitl
@@ -417,7 +476,7 @@ def test_pending_list_says_one_step_in_the_singular() -> None:
 
 def test_pending_line_names_procedure_conversation_and_age() -> None:
     assert _pending(1)["blocks"][1]["text"]["text"] == (
-        "*Refund over $40*\nConversation c0 · waiting 5 min"
+        "*Refund over $40*\nApprove the refund?\nConversation c0 · waiting 5 min"
     )
 
 

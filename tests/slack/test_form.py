@@ -116,25 +116,50 @@ def test_intro_names_the_procedure_and_conversation() -> None:
     assert "215473853299345" in intro
 
 
-def test_intro_shows_the_instructions() -> None:
+def test_intro_shows_what_fin_asks() -> None:
     view = build_form_view(load_step("refund_approval.json"))
 
+    assert view["blocks"][1]["block_id"] == "hitl.question"
     assert "order #1234" in view["blocks"][1]["text"]["text"]
 
 
+def test_intro_marks_a_priority_step_and_names_the_assignee() -> None:
+    intro = build_form_view(load_step("refund_approval.json"))["blocks"][0]["text"]["text"]
+
+    assert "Priority" in intro
+    assert "Assigned in Intercom to *Customer Support*" in intro
+
+
+def test_a_step_that_is_not_priority_carries_no_mark() -> None:
+    view = build_form_view(load_step("all_types.json"))
+
+    assert "Priority" not in json.dumps(view)
+
+
+def test_every_recent_message_is_in_the_form_oldest_first_with_its_author() -> None:
+    view = build_form_view(load_step("refund_approval.json"))
+    recent = [b["text"]["text"] for b in view["blocks"] if b["block_id"].startswith("hitl.recent.")]
+
+    assert len(recent) == 3
+    assert recent[0].startswith("*Jane Doe* (customer) · <!date^1795478100^")
+    assert "arrived damaged" in recent[0]
+    assert recent[1].startswith("*Fin* · <!date^1795478160^")
+    assert "photo.jpg (https://example.com/photo.jpg)" in recent[2]
+
+
 def test_intro_uses_a_default_when_there_is_no_procedure_name() -> None:
-    view = build_form_view(make_step(procedure_name=None, instructions=None))
+    view = build_form_view(make_step(procedure_name=None, hitl_question=None))
 
     assert "Fin needs your input" in view["blocks"][0]["text"]["text"]
     assert [b["block_id"] for b in view["blocks"]] == ["hitl.intro", "hitl.attr.0", "hitl.comment"]
 
 
-def test_long_instructions_are_truncated_to_3000() -> None:
-    view = build_form_view(make_step(instructions="x" * 5000))
-    instructions = view["blocks"][1]["text"]["text"]
+def test_a_long_question_is_truncated_within_3000() -> None:
+    view = build_form_view(make_step(hitl_question="x" * 5000))
+    question = view["blocks"][1]["text"]["text"]
 
-    assert len(instructions) == 3000
-    assert instructions.endswith("…")
+    assert len(question) <= 3000
+    assert question.endswith("…")
     assert_view_within_limits(view)
 
 
@@ -146,8 +171,7 @@ def test_long_instructions_are_truncated_to_3000() -> None:
         (2, "number_input"),
         (3, "radio_buttons"),
         (4, "static_select"),
-        (5, "datepicker"),
-        (6, "datetimepicker"),
+        (5, "datetimepicker"),
     ],
 )
 def test_each_data_type_gets_its_element(index: int, kind: str) -> None:
@@ -160,7 +184,7 @@ def test_each_data_type_gets_its_element(index: int, kind: str) -> None:
 def test_inputs_follow_attribute_order_with_indexed_block_ids() -> None:
     view = build_form_view(load_step("all_types.json"))
 
-    assert [b["block_id"] for b in _inputs(view)] == [f"hitl.attr.{i}" for i in range(7)]
+    assert [b["block_id"] for b in _inputs(view)] == [f"hitl.attr.{i}" for i in range(6)]
 
 
 def test_every_input_is_required() -> None:
@@ -197,8 +221,8 @@ def test_boolean_is_yes_no_radio_buttons() -> None:
     ]
 
 
-def test_date_is_a_datepicker() -> None:
-    assert _element(make_step(make_attribute(0, "date")))["type"] == "datepicker"
+def test_undocumented_date_type_is_offered_as_text() -> None:
+    assert _element(make_step(make_attribute(0, "date")))["type"] == "plain_text_input"
 
 
 def test_datetime_is_a_datetimepicker() -> None:
@@ -260,40 +284,33 @@ def test_unknown_type_is_a_single_line_text_input() -> None:
 
 
 def test_unknown_type_hint_names_the_type_and_says_text() -> None:
-    view = build_form_view(make_step(make_attribute(0, "email", description="Their address")))
+    view = build_form_view(make_step(make_attribute(0, "email")))
     hint = _inputs(view)[0]["hint"]["text"]
 
-    assert hint.startswith("Their address")
     assert '"email"' in hint
     assert "sent as text" in hint
 
 
-def test_unknown_type_note_survives_a_long_description() -> None:
-    view = build_form_view(make_step(make_attribute(0, "email", description="d" * 5000)))
-    hint = _inputs(view)[0]["hint"]["text"]
-
-    assert len(hint) <= 2000
-    assert hint.endswith("it will be sent as text.")
-    assert_view_within_limits(view)
-
-
-def test_description_is_the_hint() -> None:
+def test_documented_types_carry_no_hint() -> None:
     view = build_form_view(load_step("refund_approval.json"))
 
-    assert _inputs(view)[2]["hint"]["text"] == "Fin will use this in its reply."
-    assert "hint" not in _inputs(view)[0]
+    assert all("hint" not in block for block in _inputs(view))
 
 
-def test_label_is_the_attribute_name() -> None:
+def test_label_is_the_attributes_label() -> None:
     view = build_form_view(load_step("refund_approval.json"))
 
     assert _inputs(view)[0]["label"]["text"] == "Approve refund"
 
 
-def test_label_falls_back_to_the_identifier() -> None:
-    view = build_form_view(make_step(make_attribute(0, name="")))
+def test_label_comes_first_then_name_then_identifier() -> None:
+    labelled = make_step(make_attribute(0, name="The name", label="The label"))
+    named = make_step(make_attribute(0, name="The name", label=" "))
+    bare = make_step(make_attribute(0, name=None, label=None))
 
-    assert _inputs(view)[0]["label"]["text"] == "workflow_local_variables.attr-0"
+    assert _inputs(build_form_view(labelled))[0]["label"]["text"] == "The label"
+    assert _inputs(build_form_view(named))[0]["label"]["text"] == "The name"
+    assert _inputs(build_form_view(bare))[0]["label"]["text"] == "workflow_local_variables.attr-0"
 
 
 def test_300_char_labels_are_kept_whole_within_2000() -> None:
@@ -314,7 +331,7 @@ def test_30_attributes_fit_with_the_intro() -> None:
     view = build_form_view(step)
 
     assert len(_inputs(view)) == 30
-    assert len(view["blocks"]) == 33  # intro, instructions, 30 inputs, the comment
+    assert len(view["blocks"]) == 33  # intro, question, 30 inputs, the comment
     assert_view_within_limits(view)
 
 
@@ -326,7 +343,7 @@ def test_98_attributes_fit_with_the_intro_in_100_blocks() -> None:
     assert_view_within_limits(view)
 
 
-def test_99_attributes_drop_the_instructions_first() -> None:
+def test_99_attributes_drop_the_question_first() -> None:
     view = build_form_view(make_step(*(make_attribute(i) for i in range(99))))
 
     assert [b["block_id"] for b in view["blocks"][:1]] == ["hitl.intro"]
@@ -380,11 +397,11 @@ def test_form_too_large_is_a_value_error() -> None:
 
 def test_untrusted_text_never_reaches_mrkdwn_raw() -> None:
     attributes = (
-        make_attribute(0, "list", name=NASTY, description=NASTY, options=_options(3, NASTY)),
+        make_attribute(0, "list", name=NASTY, label=NASTY, options=_options(3, NASTY)),
         make_attribute(1, NASTY, name=NASTY),
     )
     view = build_form_view(
-        make_step(*attributes, procedure_name=NASTY, instructions=NASTY, conversation_id=NASTY)
+        make_step(*attributes, procedure_name=NASTY, hitl_question=NASTY, conversation_id=NASTY)
     )
 
     assert_no_raw_tokens(view)
@@ -412,9 +429,8 @@ def _all_types_state() -> dict[str, Any]:
         "hitl.attr.4": {
             "hitl.value.4": {"type": "static_select", "selected_option": {"value": "2"}}
         },
-        "hitl.attr.5": {"hitl.value.5": {"type": "datepicker", "selected_date": "2026-11-25"}},
-        "hitl.attr.6": {
-            "hitl.value.6": {"type": "datetimepicker", "selected_date_time": 1795600800}
+        "hitl.attr.5": {
+            "hitl.value.5": {"type": "datetimepicker", "selected_date_time": 1795600800}
         },
     }
 
@@ -431,8 +447,7 @@ def test_parse_all_types_gives_typed_values_in_attribute_order() -> None:
         (12.5, "12.50"),
         (False, "No"),
         ("opt-dhl", "DHL"),
-        (1795564800, "2026-11-25"),
-        (1795600800, "2026-11-25 10:00 UTC"),
+        ("2026-11-25T10:00:00Z", "2026-11-25 10:00 UTC"),
     ]
 
 
@@ -445,7 +460,7 @@ def test_parse_ignores_unknown_block_ids() -> None:
 def test_parse_reports_every_missing_attribute_on_its_block() -> None:
     _, errors = parse_submission(load_step("all_types.json"), {})
 
-    assert errors == {f"hitl.attr.{i}": "Please fill this in" for i in range(7)}
+    assert errors == {f"hitl.attr.{i}": "Please fill this in" for i in range(6)}
 
 
 def test_parse_reports_a_block_without_our_action() -> None:
@@ -460,7 +475,7 @@ def test_parse_reports_a_block_without_our_action() -> None:
 def test_parse_reports_each_invalid_field_at_once() -> None:
     state = _all_types_state()
     state["hitl.attr.1"]["hitl.value.1"]["value"] = "2.5"
-    state["hitl.attr.5"]["hitl.value.5"]["selected_date"] = None
+    state["hitl.attr.5"]["hitl.value.5"]["selected_date_time"] = None
 
     assert set(parse_submission(load_step("all_types.json"), state)[1]) == {
         "hitl.attr.1",
@@ -593,28 +608,21 @@ def test_parse_decimal_rejects_a_number_that_overflows_to_infinity() -> None:
     assert _error_of(step, {"value": "1e400"}) == "That number is too large for Fin"
 
 
-def test_parse_date_is_midnight_utc_in_unix_seconds() -> None:
-    parsed = _parse_one(make_step(make_attribute(0, "date")), {"selected_date": "1970-01-02"})
-
-    assert (parsed.value, parsed.display) == (86400, "1970-01-02")
-
-
-@pytest.mark.parametrize("raw", [None, "", "2026-02-30", "20261125", "2026-11-25T00:00", 5])
-def test_parse_date_rejects_invalid_dates(raw: Any) -> None:
-    step = make_step(make_attribute(0, "date"))
-
-    assert _error_of(step, {"selected_date": raw}) == "Please pick a date"
-
-
-def test_parse_datetime_keeps_unix_seconds_and_shows_utc() -> None:
+def test_parse_datetime_sends_iso_8601_in_utc_and_shows_utc() -> None:
     parsed = _parse_one(
         make_step(make_attribute(0, "datetime")), {"selected_date_time": 1795478400}
     )
 
-    assert (parsed.value, parsed.display) == (1795478400, "2026-11-24 00:00 UTC")
+    assert (parsed.value, parsed.display) == ("2026-11-24T00:00:00Z", "2026-11-24 00:00 UTC")
 
 
-@pytest.mark.parametrize("raw", [None, True, "soon", 1.5, 10**20])
+def test_parse_datetime_at_the_epoch_is_still_iso_8601() -> None:
+    parsed = _parse_one(make_step(make_attribute(0, "datetime")), {"selected_date_time": "0"})
+
+    assert parsed.value == "1970-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize("raw", [None, True, "soon", 1.5, 10**20, -1, -86400, 253402300800])
 def test_parse_datetime_rejects_invalid_values(raw: Any) -> None:
     step = make_step(make_attribute(0, "datetime"))
 
@@ -632,6 +640,20 @@ def test_parse_string_rejects_empty_text(raw: Any) -> None:
     step = make_step(make_attribute(0, "string"))
 
     assert _error_of(step, {"value": raw}) == "Please fill this in"
+
+
+def test_parse_string_refuses_more_than_the_form_allows() -> None:
+    step = make_step(make_attribute(0, "string"))
+
+    assert _error_of(step, {"value": "x" * 3001}) == "Please keep this under 3000 characters"
+    assert _parse_one(step, {"value": "x" * 3000}).value == "x" * 3000
+
+
+def test_parse_string_makes_a_lone_surrogate_storable() -> None:
+    parsed = _parse_one(make_step(make_attribute(0, "string")), {"value": "ok \ud83d"})
+
+    assert parsed.value == "ok \ufffd"
+    parsed.model_dump_json().encode("utf-8")
 
 
 def test_parse_unknown_type_sends_the_text() -> None:
