@@ -61,7 +61,6 @@ def delivery(intercom_origin: str) -> Delivery:
         step_id=str(uuid.uuid4()),
         conversation_id=conversation_id,
         callback_url=f"{intercom_origin}/procedures/{conversation_id}/collect_agent_input",
-        created_at=now,
         expires_at=now + 86_400,
     )
     payload["id"] = f"notif_{uuid.uuid4()}"

@@ -49,10 +49,19 @@ HTTP_TIMEOUT_SECONDS = 10.0
 FOLLOW_UP_GRACE_SECONDS = 5.0
 
 
-def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) -> web.Application:
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], float] = time.time,
+    intercom_transport: httpx.AsyncBaseTransport | None = None,
+) -> web.Application:
+    """`intercom_transport` replaces how Intercom is reached (tests route its real API hosts
+    to a loopback fake with it); None is the network."""
     metrics = Metrics()
     store = SqlStore.connect(settings.database_url)
-    http = httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS, follow_redirects=False)
+    http = httpx.AsyncClient(
+        timeout=HTTP_TIMEOUT_SECONDS, follow_redirects=False, transport=intercom_transport
+    )
     token = settings.slack_bot_token.get_secret_value()
     # Jobs use a client with no retry handlers so a 429 returns at once and the job
     # itself waits out Retry-After; the listeners' client retries dropped connections.
@@ -76,7 +85,7 @@ def create_app(settings: Settings, *, clock: Callable[[], float] = time.time) ->
         default_mention=default_mention,
         default_access=AnswerAccess(settings.slack_allowed_users, settings.slack_allowed_usergroup),
     )
-    messenger = SlackMessenger(jobs_slack, metrics=metrics)
+    messenger = SlackMessenger(jobs_slack, metrics=metrics, clock=clock)
     # The worker's transactions give way to those of requests waiting for an answer.
     background_store = store.background()
     step_jobs = StepJobs(

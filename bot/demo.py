@@ -8,6 +8,7 @@ import asyncio
 import json
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -49,15 +50,30 @@ def scripted_values(view: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _context_lines(blocks: list[dict[str, Any]]) -> list[str]:
+    """What the channel message tells a teammate, a line per block, as mrkdwn."""
+    lines = []
+    for block in blocks:
+        if block["type"] in ("header", "section"):
+            text = block["text"]["text"]
+        elif block["type"] == "context":
+            text = " ".join(e["text"] for e in block["elements"])
+        else:
+            continue
+        lines.append(text.replace("\n", " ⏎ ")[:160])
+    return lines
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
 
 async def _play(stack: LocalStack, name: str) -> None:
-    payload = stack.hitl_payload(load_sample(name))
+    # A step id of its own: two samples share Intercom's example id.
+    payload = stack.hitl_payload(load_sample(name), step_id=str(uuid.uuid4()))
     item = payload["data"]["item"]
     step_id = item["step_id"]
-    print(f"\n=== {name}: {item.get('procedure', {}).get('name', 'step')} ({step_id})")
+    print(f"\n=== {name}: {item['procedure_name']} ({step_id})")
 
     sent = time.perf_counter()
     answer = await stack.send_webhook(payload)
@@ -71,6 +87,8 @@ async def _play(stack: LocalStack, name: str) -> None:
     )
     message = posted[-1]
     print(f"2. Slack post   → channel {message['channel']} after {_ms(time.perf_counter() - sent)}")
+    for line in _context_lines(message["blocks"]):
+        print(f"   {line}")
     print(f"   message preview: {block_kit_builder_url({'blocks': message['blocks']})}")
 
     updates_before = len(stack.slack.calls_to("chat.update"))

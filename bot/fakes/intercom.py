@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+import httpx
 from aiohttp import web
 
 from bot.fakes.loopback import LoopbackServer
@@ -369,3 +370,28 @@ class FakeIntercom(LoopbackServer):
                 "total_count": 1,
             },
         }
+
+
+class ToFakeIntercom(httpx.AsyncBaseTransport):
+    """An httpx transport that sends requests for Intercom's own API hosts to a fake.
+
+    The request keeps its path, headers (Host included) and body; only the address it is
+    sent to changes, so a step whose `callback_url` is `https://api.intercom.io/…` (as in
+    Intercom's own example) is answered, through real HTTP, by the fake on 127.0.0.1.
+    """
+
+    def __init__(self, fake_origin: str, hosts: frozenset[str]) -> None:
+        fake = httpx.URL(fake_origin)
+        self._scheme, self._host, self._port = fake.scheme, fake.host, fake.port
+        self._hosts = hosts
+        self._inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host in self._hosts:
+            request.url = request.url.copy_with(
+                scheme=self._scheme, host=self._host, port=self._port
+            )
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

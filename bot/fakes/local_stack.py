@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -18,7 +19,7 @@ from aiohttp import web
 
 from bot.app import STORE, create_app
 from bot.fakes import slack_payloads
-from bot.fakes.intercom import FakeIntercom
+from bot.fakes.intercom import FakeIntercom, ToFakeIntercom
 from bot.fakes.signing import (
     sign_intercom,
     slack_command_body,
@@ -54,11 +55,17 @@ class LocalStack:
         settings_overrides: dict[str, Any] | None = None,
         slack: FakeSlack | None = None,
         intercom: FakeIntercom | None = None,
+        intercom_hosts: frozenset[str] = frozenset(),
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """`intercom_hosts`: real Intercom API hosts whose requests go to the fake too;
+        `clock`: the bot's time (a sample's fixed timestamps can be played unchanged)."""
+        self._clock = clock
         self.database_url = database_url
         self.slack = slack or FakeSlack(token=SLACK_TOKEN)
         self.intercom = intercom or FakeIntercom(access_token=INTERCOM_TOKEN)
         self._overrides = settings_overrides or {}
+        self._intercom_hosts = intercom_hosts
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.url = ""
@@ -96,7 +103,12 @@ class LocalStack:
         await self.slack.start()
         await self.intercom.start()
         self.settings = Settings(_env_file=None, **self.settings_values())
-        self.app = create_app(self.settings)
+        transport = (
+            ToFakeIntercom(self.intercom.origin, self._intercom_hosts)
+            if self._intercom_hosts
+            else None
+        )
+        self.app = create_app(self.settings, clock=self._clock, intercom_transport=transport)
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)

@@ -16,8 +16,13 @@ _HERE = Path(__file__).parent
 HITL_SAMPLES = ("documented_example", "refund_approval", "single_boolean", "all_types")
 
 
+def sample_bytes(name: str) -> bytes:
+    """The sample delivery's body exactly as the file holds it (`name` without `.json`)."""
+    return (_HERE / f"{name}.json").read_bytes()
+
+
 def load_sample(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((_HERE / f"{name}.json").read_text(encoding="utf-8"))
+    data: dict[str, Any] = json.loads(sample_bytes(name))
     return data
 
 

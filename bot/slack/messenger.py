@@ -159,8 +159,10 @@ class SlackMessenger:
         *,
         metrics: Metrics | None = None,
         pacer: ChannelPacer | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._metrics = metrics or Metrics()
+        self._clock = clock  # what "now" is on a message (e.g. expires vs deadline passed)
         # This client has no retry handlers: a 429 comes straight back so the job, not
         # a sleeping coroutine, waits out Retry-After.
         self._client = client
@@ -170,7 +172,7 @@ class SlackMessenger:
         self._not_posted: set[str] = set()
 
     async def post_step(self, record: StepRecord, channel_id: str) -> PostedMessage:
-        message = step_message(record, now=time.time())
+        message = step_message(record, now=self._clock())
         step_id = record.step.step_id
         response = await self._paced_call(
             "chat_postMessage",
@@ -230,7 +232,7 @@ class SlackMessenger:
     async def update_step(self, record: StepRecord) -> None:
         if record.channel_id is None or record.message_ts is None:
             return
-        message = step_message(record, now=time.time())
+        message = step_message(record, now=self._clock())
         await self._paced_call(
             "chat_update",
             record.step.step_id,

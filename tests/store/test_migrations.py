@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
+from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 
+from bot.slack.blocks import step_message
 from bot.store import SqlStore
 from bot.store.sql import _MIGRATIONS
 
@@ -63,3 +66,68 @@ async def test_a_restart_on_a_migrated_database_keeps_its_rows(database_url: str
         assert await again.get(step.step_id) is not None
     finally:
         await again.close()
+
+
+# A step as stored before revision 0003, when the bot read fields Intercom never sends.
+_OLD_STEP = {
+    "step_id": "old-step",
+    "conversation_id": "215473853299345",
+    "callback_url": "https://api.intercom.io/procedures/215473853299345/collect_agent_input",
+    "app_id": "a86dr8yl",
+    "notification_id": "notif_1",
+    "procedure_id": "9001",
+    "procedure_name": "Refund over $40",
+    "instructions": "Approve the refund?",
+    "attributes": [
+        {
+            "identifier": "workflow_local_variables.a",
+            "data_type": "boolean",
+            "name": "Approve refund",
+            "description": "Fin will use this",
+            "options": [],
+        },
+        {"identifier": "workflow_local_variables.b", "data_type": "date", "name": "When"},
+    ],
+    "expires_at": 4102444800,
+    "created_at": 1795478400,
+    "test": False,
+}
+
+
+def _upgrade_to(connection: Connection, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+async def test_steps_stored_before_the_published_payload_still_display(database_url: str) -> None:
+    def old_database(conn: Connection) -> None:
+        _upgrade_to(conn, "0002")
+        conn.execute(
+            text(
+                "INSERT INTO steps (step_id, conversation_id, state, step_json, received_at) "
+                "VALUES ('old-step', '215473853299345', 'posted', :json, 1.0)"
+            ),
+            {"json": json.dumps(_OLD_STEP)},
+        )
+
+    store = SqlStore.connect(database_url)
+    try:
+        await store.run_in_transaction(old_database)
+    finally:
+        await store.close()
+
+    store = await SqlStore.open(database_url)
+    try:
+        record = await store.get("old-step")
+    finally:
+        await store.close()
+
+    assert record is not None
+    assert record.step.hitl_question == "Approve the refund?"
+    assert record.step.procedure_name == "Refund over $40"
+    assert [a.display_label for a in record.step.attributes] == ["Approve refund", "When"]
+    message = step_message(record, now=2.0)
+    assert "*Fin asks:* Approve the refund?" in json.dumps(message)
+    assert "hitl.open" in json.dumps(message)
