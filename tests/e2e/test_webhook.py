@@ -500,3 +500,21 @@ async def test_numeric_ids_are_accepted_as_text(stack: LocalStack) -> None:
     assert record is not None
     assert record.step.assign_to is not None
     assert record.step.assign_to.id == "814865"
+
+
+async def test_a_notice_is_listed_by_hitl_and_home_without_an_answer_button(
+    stack: LocalStack,
+) -> None:
+    payload = fresh_payload(stack, conversation_id="..")
+    await send_ok(stack, payload)
+    await wait_posted(stack, step_id_of(payload))
+
+    listed = await stack.command()
+    await stack.open_home()
+    (home,) = await stack.slack.wait_for("views.publish")
+
+    assert "can't be answered from Slack" in dumps(listed.body)
+    assert "Answer in Intercom" in dumps(listed.body)
+    line = next(b for b in home["view"]["blocks"] if b["block_id"] == "hitl.home.pending.0")
+    assert "can't be answered from Slack" in line["text"]["text"]
+    assert "accessory" not in line
