@@ -23,11 +23,14 @@ from bot.intake import StepIntake
 from bot.intercom.client import IntercomClient
 from bot.intercom.webhook import MAX_BODY_BYTES
 from bot.jobs import StepJobs
+from bot.listener import install as install_listener_limits
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
-from bot.routes import IntercomWebhook, slack_events_handler
+from bot.redact import Redactor
+from bot.routes import IntercomWebhook, SlackEvents
 from bot.routing import Router, load_routes
 from bot.settings import Settings, remind_mention
 from bot.slack.access import AnswerAccess
+from bot.slack.edge import Installation, Workspace
 from bot.slack.listeners import Interactions
 from bot.slack.messenger import SlackMessenger
 from bot.slack.threads import SlackThreads
@@ -85,19 +88,25 @@ def create_app(
         default_mention=default_mention,
         default_access=AnswerAccess(settings.slack_allowed_users, settings.slack_allowed_usergroup),
     )
-    messenger = SlackMessenger(jobs_slack, metrics=metrics, clock=clock)
+    redactor = Redactor(settings.secret_values())
+    messenger = SlackMessenger(jobs_slack, metrics=metrics, clock=clock, redactor=redactor)
     # The worker's transactions give way to those of requests waiting for an answer.
     background_store = store.background()
     step_jobs = StepJobs(
         background_store,
         messenger,
-        IntercomClient(http, settings.intercom_access_token.get_secret_value(), metrics=metrics),
+        IntercomClient(
+            http,
+            settings.intercom_access_token.get_secret_value(),
+            metrics=metrics,
+            redactor=redactor,
+        ),
         channel_id=settings.slack_channel_id,
         give_up_after=settings.hitl_give_up_after,
         find_posted=messenger.find_step_message,
         clock=clock,
         metrics=metrics,
-        threads=SlackThreads(jobs_slack, metrics=metrics),
+        threads=SlackThreads(jobs_slack, metrics=metrics, redactor=redactor),
         remind_after=settings.hitl_remind_after,
         remind_mention=default_mention,
         admin_id=settings.intercom_admin_id,
@@ -122,6 +131,8 @@ def create_app(
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         client=listeners_slack,
         authorize=authorize,
+        # Verified before Bolt sees a request (bot/slack/edge.py), on the raw bytes.
+        request_verification_enabled=False,
         logger=logging.getLogger("bot.slack.bolt"),
         # Answer Slack as soon as a listener returns instead of polling for its ack every
         # 10 ms; listeners hand what follows the ack to tasks (see bot/slack/listeners.py).
@@ -135,9 +146,22 @@ def create_app(
         client_secret=settings.intercom_client_secret.get_secret_value(),
         allowed_origins=settings.intercom_api_origins,
         metrics=metrics,
+        body_timeout=settings.hitl_body_timeout,
+    )
+
+    async def installed_workspace() -> Installation:
+        auth = await jobs_slack.auth_test()
+        return str(auth["team_id"]), auth.get("enterprise_id") or None
+
+    slack_events = SlackEvents(
+        bolt,
+        Workspace(installed_workspace),
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        body_timeout=settings.hitl_body_timeout,
     )
 
     app = web.Application(client_max_size=MAX_BODY_BYTES)
+    install_listener_limits(app)
     app[STORE] = store
     app[WORKER] = worker
     app[BOLT] = bolt
@@ -180,7 +204,7 @@ def create_app(
     app.cleanup_ctx.append(lifecycle)
     app.cleanup_ctx.append(webhook_intake)
     app.router.add_post("/intercom/webhook", webhook.handle)
-    app.router.add_post("/slack/events", slack_events_handler(bolt))  # type: ignore[arg-type]
+    app.router.add_post("/slack/events", slack_events.handle)
 
     async def healthz(_request: web.Request) -> web.Response:
         if app[DRAINING][0]:

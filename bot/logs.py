@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-REDACTED = "[redacted]"
+from bot.redact import REDACTED, Redactor
+
 # Attributes every LogRecord has; anything else on a record came in through `extra=`.
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 # Signature headers may appear in a library's debug output of a request.
@@ -32,14 +33,10 @@ class SecretScrubber(logging.Filter):
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        # Short values would redact innocent text; real secrets are long.
-        self._secrets = sorted({s for s in secrets if len(s) >= 8}, key=len, reverse=True)
+        self._redactor = Redactor(secrets)
 
     def scrub(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        return text
+        return self._redactor.text(text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.scrub(record.getMessage())
@@ -55,30 +52,56 @@ class SecretScrubber(logging.Filter):
         return True
 
 
+# One event is one line, whatever text it carries (a peer's error message, a forged
+# request): newlines and other control characters are written as escapes, and each value
+# and the whole line are cut to these lengths.
+MAX_VALUE_CHARS = 2_000
+MAX_LINE_CHARS = 8_000
+_CONTROL = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)} | {
+    0x0A: "\\n",
+    0x0D: "\\r",
+    0x09: "\\t",
+}
+
+
+def _bounded(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}…[+{len(text) - limit} chars]"
+
+
+def one_line(value: object, limit: int = MAX_VALUE_CHARS) -> str:
+    """`value` as text on one line, at most about `limit` characters."""
+    return _bounded(str(value), limit).translate(_CONTROL)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "event": record.getMessage(),
+            "event": _bounded(record.getMessage(), MAX_VALUE_CHARS),
         }
-        line.update(event_fields(record))
+        for key, value in event_fields(record).items():
+            is_plain = value is None or isinstance(value, bool | int | float)
+            line[key] = value if is_plain else _bounded(str(value), MAX_VALUE_CHARS)
         if record.exc_text:
-            line["exception"] = record.exc_text
-        return json.dumps(line, default=str, ensure_ascii=False)
+            line["exception"] = _bounded(record.exc_text, MAX_LINE_CHARS)
+        # json.dumps escapes newlines and control characters: one line.
+        return _bounded(json.dumps(line, default=str, ensure_ascii=False), MAX_LINE_CHARS * 2)
 
 
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S")
-        fields = " ".join(f"{k}={v}" for k, v in event_fields(record).items())
-        text = f"{stamp} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        fields = " ".join(f"{k}={one_line(v)}" for k, v in event_fields(record).items())
+        text = f"{stamp} {record.levelname:<7} {record.name}: {one_line(record.getMessage())}"
         if fields:
             text += f"  {fields}"
         if record.exc_text:
-            text += "\n" + record.exc_text
-        return text
+            text += "  exception=" + one_line(record.exc_text, MAX_LINE_CHARS)
+        return _bounded(text, MAX_LINE_CHARS * 2)
 
 
 def configure_logging(level: str, fmt: str, secrets: Iterable[str]) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.intake import IntakeClosed, StepIntake
 from bot.intercom.webhook import (
@@ -16,7 +19,22 @@ from bot.intercom.webhook import (
     parse_delivery,
     signature_is_valid,
 )
+from bot.listener import DEFAULT_BODY_TIMEOUT_SECONDS, read_body
 from bot.metrics import Metrics
+from bot.slack.edge import (
+    MAX_BODY_BYTES as SLACK_MAX_BODY_BYTES,
+)
+from bot.slack.edge import (
+    Refused,
+    Workspace,
+    acting_team,
+    check_headers,
+    check_signature,
+    parse_http_body,
+    payload_problem,
+    refusal_body,
+    storable_payload,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,20 +54,22 @@ class IntercomWebhook:
         client_secret: str,
         allowed_origins: list[str],
         metrics: Metrics | None = None,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT_SECONDS,
     ) -> None:
         self._metrics = metrics or Metrics()
+        self._body_timeout = body_timeout
         self._intake = intake
         self._wake_worker = wake_worker
         self._client_secret = client_secret
         self._allowed_origins = allowed_origins
 
     async def handle(self, request: web.Request) -> web.Response:
-        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-            return self._refuse(413, "body is larger than 1 MiB")
         try:
-            body = await request.read()
+            body = await read_body(request, MAX_BODY_BYTES, self._body_timeout)
         except web.HTTPRequestEntityTooLarge:
             return self._refuse(413, "body is larger than 1 MiB")
+        except web.HTTPRequestTimeout:
+            return self._refuse(408, "the body did not arrive in time")
         if not signature_is_valid(
             body, request.headers.get("X-Hub-Signature"), self._client_secret
         ):
@@ -91,16 +111,81 @@ class IntercomWebhook:
         return web.json_response({"ok": True, "step_id": step.step_id, "duplicate": not is_new})
 
     def _refuse(self, status: int, reason: str) -> web.Response:
-        outcome = {401: "unauthorized", 413: "too_large"}.get(status, "invalid")
+        outcome = {401: "unauthorized", 413: "too_large", 408: "too_slow"}.get(status, "invalid")
         self._metrics.webhooks.labels(outcome).inc()
         log.warning("webhook refused", extra={"status": status, "reason": reason})
         return web.json_response({"ok": False, "error": reason}, status=status)
 
 
-def slack_events_handler(bolt: AsyncApp) -> Callable[[web.Request], object]:
-    async def handle(request: web.Request) -> web.Response:
-        bolt_request = await to_bolt_request(request)
-        bolt_response = await bolt.async_dispatch(bolt_request)
-        return await to_aiohttp_response(bolt_response)
+class SlackEvents:
+    """`POST /slack/events`: verified on its raw bytes, then through the edge to Bolt."""
 
-    return handle
+    def __init__(
+        self,
+        bolt: AsyncApp,
+        workspace: Workspace,
+        *,
+        signing_secret: str,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT_SECONDS,
+    ) -> None:
+        self._bolt = bolt
+        self._workspace = workspace
+        self._signing_secret = signing_secret
+        self._body_timeout = body_timeout
+
+    async def handle(self, request: web.Request) -> web.Response:
+        try:
+            # Headers first: an unsigned request is refused before its body is read.
+            # Slack's replay window is wall-clock time, whatever clock the bot runs on.
+            timestamp, signature = check_headers(request.headers, time.time())
+            try:
+                body = await read_body(request, SLACK_MAX_BODY_BYTES, self._body_timeout)
+            except web.HTTPRequestEntityTooLarge:
+                raise Refused(413, "body is larger than 1 MiB") from None
+            except web.HTTPRequestTimeout:
+                raise Refused(408, "the body did not arrive in time") from None
+            check_signature(timestamp, signature, body, self._signing_secret)
+            payload = parse_http_body(body, request.content_type)
+        except Refused as exc:
+            # The body is never logged: unsigned, it is anybody's text.
+            log.warning("slack request refused", extra={"status": exc.status, "reason": exc.reason})
+            return web.json_response({"ok": False, "error": exc.reason}, status=exc.status)
+        status, answer, headers = await dispatch(
+            self._bolt, self._workspace, payload, dict(request.headers)
+        )
+        return web.Response(status=status, body=answer, headers=headers)
+
+
+async def dispatch(
+    bolt: AsyncApp, workspace: Workspace, payload: dict[str, Any], headers: dict[str, str]
+) -> tuple[int, str, dict[str, str]]:
+    """Hands a verified payload to Bolt once its shape and workspace pass: (status, body,
+    headers) of the answer. The same for HTTP and Socket Mode."""
+    problem = payload_problem(payload)
+    if problem is not None:
+        log.warning("slack payload refused", extra={"status": 400, "reason": problem})
+        return 400, json.dumps({"ok": False, "error": problem}), _JSON
+    payload = storable_payload(payload)
+    try:
+        admitted = await workspace.admits(payload)
+    except Exception as exc:
+        log.warning("could not confirm the installed workspace", extra={"reason": repr(exc)})
+        return 503, json.dumps({"ok": False, "error": "try again shortly"}), _JSON
+    if not admitted:
+        team, enterprise = acting_team(payload)
+        log.warning(
+            "slack request from another workspace refused",
+            extra={"team_id": team, "enterprise_id": enterprise},
+        )
+        status, body = refusal_body(payload, "not the installed workspace")
+        return status, json.dumps(body), _JSON
+    # Parsed and checked here; Bolt need not verify or parse again ("socket_mode" is how
+    # Bolt takes a payload that is already a dict).
+    bolt_headers: dict[str, str | Sequence[str]] = dict(headers)
+    request = AsyncBoltRequest(body=payload, headers=bolt_headers, mode="socket_mode")
+    response = await bolt.async_dispatch(request)
+    content_type = response.headers.get("content-type", ["application/json"])[0]
+    return response.status, response.body, {"Content-Type": content_type}
+
+
+_JSON = {"Content-Type": "application/json"}

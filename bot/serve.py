@@ -7,9 +7,8 @@ import asyncio
 import logging
 import signal
 
-from aiohttp import web
-
 from bot.app import DRAINING, create_app
+from bot.listener import Listener
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -17,11 +16,18 @@ log = logging.getLogger(__name__)
 
 async def serve(settings: Settings) -> None:
     app = create_app(settings)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
-    log.info("serving", extra={"host": settings.host, "port": settings.port})
+    listener = Listener(
+        app,
+        settings.host,
+        settings.port,
+        max_connections=settings.hitl_max_connections,
+        header_timeout=settings.hitl_header_timeout,
+    )
+    port = await listener.start()
+    log.info(
+        "serving",
+        extra={"host": settings.host, "port": port, "max_connections": listener.max_connections},
+    )
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -34,7 +40,7 @@ async def serve(settings: Settings) -> None:
     if settings.hitl_drain_seconds:
         await asyncio.sleep(settings.hitl_drain_seconds)
     # Closes the listener, then runs the cleanup context: the worker finishes what it holds.
-    await runner.cleanup()
+    await listener.stop()
     log.info("stopped")
 
 

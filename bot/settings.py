@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     # longest an instance that died holds up its jobs before another takes them over.
     hitl_job_lease: float = Field(default=20.0, ge=0.5, le=600)
 
+    # What the listener holds open for a client (bot/listener.py): connections at once,
+    # seconds for a request's headers (or an idle keep-alive), seconds for its body.
+    hitl_max_connections: int = Field(default=1000, ge=1, le=1_000_000)
+    hitl_header_timeout: float = Field(default=10.0, gt=0, le=300)
+    hitl_body_timeout: float = Field(default=10.0, gt=0, le=300)
+
     # Seconds between /healthz turning 503 and the listener closing, so a load balancer
     # sees the instance leave before connections are refused. 0 for a single instance.
     hitl_drain_seconds: float = Field(default=0.0, ge=0, le=60)

@@ -27,6 +27,7 @@ from bot.fakes.signing import (
     slack_signature_headers,
 )
 from bot.fakes.slack import FakeSlack
+from bot.listener import Listener
 from bot.settings import Settings
 from bot.store import SqlStore
 
@@ -66,7 +67,7 @@ class LocalStack:
         self.intercom = intercom or FakeIntercom(access_token=INTERCOM_TOKEN)
         self._overrides = settings_overrides or {}
         self._intercom_hosts = intercom_hosts
-        self._runner: web.AppRunner | None = None
+        self._listener: Listener | None = None
         self._session: aiohttp.ClientSession | None = None
         self.url = ""
         self.settings: Settings | None = None
@@ -109,19 +110,22 @@ class LocalStack:
             else None
         )
         self.app = create_app(self.settings, clock=self._clock, intercom_transport=transport)
-        self._runner = web.AppRunner(self.app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
+        self._listener = Listener(
+            self.app,
+            "127.0.0.1",
+            0,
+            max_connections=self.settings.hitl_max_connections,
+            header_timeout=self.settings.hitl_header_timeout,
+        )
+        port = await self._listener.start()
         self.url = f"http://127.0.0.1:{port}"
         self._session = aiohttp.ClientSession()
 
     async def stop(self) -> None:
         if self._session is not None:
             await self._session.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self._listener is not None:
+            await self._listener.stop()
         await self.intercom.stop()
         await self.slack.stop()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from urllib.parse import quote, urlsplit
 
@@ -17,6 +17,7 @@ import httpx
 
 from bot.domain import AnswerValue, Step
 from bot.metrics import Metrics
+from bot.redact import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +100,18 @@ class IntercomClient:
     """The one place that knows the callback's headers and error codes."""
 
     def __init__(
-        self, http: httpx.AsyncClient, access_token: str, *, metrics: Metrics | None = None
+        self,
+        http: httpx.AsyncClient,
+        access_token: str,
+        *,
+        metrics: Metrics | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self._http = http
         self._metrics = metrics or Metrics()
+        # Intercom's error messages end up on Slack messages: its own token at least (an
+        # echoed request would carry it) never does.
+        self._redactor = redactor or Redactor([access_token])
         self._headers = {
             "Authorization": f"Bearer {access_token}",
             "Content-Type": "application/json",
@@ -126,7 +135,8 @@ class IntercomClient:
         finally:
             self._metrics.callback_latency.observe(time.perf_counter() - started)
         self._metrics.callback_attempts.labels(str(response.status_code)).inc()
-        return _result_of(response)
+        result = _result_of(response)
+        return replace(result, detail=self._redactor.text(result.detail))
 
     async def add_note(self, step: Step, admin_id: str, body: str) -> None:
         """Adds an internal note to the step's conversation, as `admin_id`.
@@ -150,7 +160,7 @@ class IntercomClient:
             raise RetryableCallbackError(
                 f"Intercom answered the note with {status}", retry_after=_retry_after(response)
             )
-        reason = _error_message(response) or "no reason given"
+        reason = self._redactor.text(_error_message(response) or "no reason given")
         raise NoteRefused(f"Intercom refused the note ({status}): {reason}")
 
 

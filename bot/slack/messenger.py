@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import StepRecord
 from bot.metrics import Metrics
+from bot.redact import NO_SECRETS, Redactor
 from bot.slack.blocks import step_message
 
 # Errors an operator fixes without touching the step (invite the bot, fix the token):
@@ -160,8 +161,10 @@ class SlackMessenger:
         metrics: Metrics | None = None,
         pacer: ChannelPacer | None = None,
         clock: Callable[[], float] = time.time,
+        redactor: Redactor = NO_SECRETS,
     ) -> None:
         self._metrics = metrics or Metrics()
+        self._redactor = redactor
         self._clock = clock  # what "now" is on a message (e.g. expires vs deadline passed)
         # This client has no retry handlers: a 429 comes straight back so the job, not
         # a sleeping coroutine, waits out Retry-After.
@@ -271,15 +274,23 @@ class SlackMessenger:
         self._not_posted.add(step_id)
 
     async def _call(self, method: str, **kwargs: object) -> dict[str, object]:
-        return await call_slack(self._client, self._metrics, method, **kwargs)
+        return await call_slack(self._client, self._metrics, method, self._redactor, **kwargs)
 
 
 async def call_slack(
-    client: AsyncWebClient, metrics: Metrics, method: str, **kwargs: object
+    client: AsyncWebClient,
+    metrics: Metrics,
+    method: str,
+    redactor: Redactor = NO_SECRETS,
+    **kwargs: object,
 ) -> dict[str, object]:
-    """One Web API call with its failure counted and translated into our error tree."""
+    """One Web API call with its failure counted and translated into our error tree.
+
+    Everything sent is redacted first: no configured secret reaches Slack, whatever text
+    (an Intercom error message, say) a message was built from.
+    """
     try:
-        response = await getattr(client, method)(**kwargs)
+        response = await getattr(client, method)(**redactor.deep(kwargs))
     except SlackApiError as exc:
         error = str(exc.response.get("error") or f"http_{exc.response.status_code}")
         metrics.slack_errors.labels(method.replace("_", "."), error).inc()

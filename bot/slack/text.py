@@ -43,8 +43,27 @@ _ENTITIES = (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"))
 _LONGEST_ENTITY = 5
 
 
+# Characters that change how text around them is shown without being seen themselves:
+# bidirectional embeddings, overrides and isolates (U+202A-202E, U+2066-2069), marks
+# (U+200E/F, U+061C) and zero-width characters. From outside they could make a message
+# read backwards or hide what it says ("gnp.exe" shown as "exe.png"); they are dropped.
+_INVISIBLE = dict.fromkeys(
+    [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200B, 0x200C, 0x200D, 0x200E,
+     0x200F, 0x2060, 0x2061, 0x2062, 0x2063, 0x2064, 0xFEFF, 0x061C, 0x180E, 0x034F]
+)  # fmt: skip
+
+
+def visible(text: str) -> str:
+    """`text` without the invisible characters that could spoof its direction or content."""
+    if text.isascii():
+        return text
+    return text.translate(_INVISIBLE)
+
+
 def escape_mrkdwn(text: str) -> str:
-    """Make untrusted text inert in mrkdwn: no mentions, `<!channel>` or forged links."""
+    """Make untrusted text inert in mrkdwn: no mentions, `<!channel>`, forged links, or
+    direction tricks."""
+    text = visible(text)
     for raw, entity in _ENTITIES:
         text = text.replace(raw, entity)
     return text
@@ -86,6 +105,7 @@ def mrkdwn_text(untrusted: str, limit: int) -> str:
 
 def plain_text(text: str, limit: int, *, fallback: str = NO_NAME) -> dict[str, Any]:
     """A plain_text object (literal, never parsed), truncated and never empty."""
+    text = visible(text)
     if not text.strip():
         text = fallback
     return {"type": "plain_text", "text": truncate(text, limit), "emoji": True}

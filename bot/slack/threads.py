@@ -9,13 +9,21 @@ from __future__ import annotations
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
+from bot.redact import NO_SECRETS, Redactor
 from bot.slack.messenger import call_slack
 from bot.slack.text import FALLBACK_TEXT_MAX, mrkdwn
 
 
 class SlackThreads:
-    def __init__(self, client: AsyncWebClient, *, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        metrics: Metrics | None = None,
+        redactor: Redactor = NO_SECRETS,
+    ) -> None:
         self._metrics = metrics or Metrics()
+        self._redactor = redactor
         # No retry handlers on this client: a 429 comes back for the job to wait out.
         self._client = client
 
@@ -47,4 +55,4 @@ class SlackThreads:
         return None
 
     async def _call(self, method: str, **kwargs: object) -> dict[str, object]:
-        return await call_slack(self._client, self._metrics, method, **kwargs)
+        return await call_slack(self._client, self._metrics, method, self._redactor, **kwargs)
