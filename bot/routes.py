@@ -30,10 +30,9 @@ from bot.slack.edge import (
     acting_team,
     check_headers,
     check_signature,
+    normalised,
     parse_http_body,
-    payload_problem,
     refusal_body,
-    storable_payload,
 )
 
 log = logging.getLogger(__name__)
@@ -161,11 +160,14 @@ async def dispatch(
 ) -> tuple[int, str, dict[str, str]]:
     """Hands a verified payload to Bolt once its shape and workspace pass: (status, body,
     headers) of the answer. The same for HTTP and Socket Mode."""
-    problem = payload_problem(payload)
-    if problem is not None:
-        log.warning("slack payload refused", extra={"status": 400, "reason": problem})
-        return 400, json.dumps({"ok": False, "error": problem}), _JSON
-    payload = storable_payload(payload)
+    try:
+        payload = normalised(payload)
+    except Refused as exc:
+        log.warning("slack payload refused", extra={"status": exc.status, "reason": exc.reason})
+        return exc.status, json.dumps({"ok": False, "error": exc.reason}), _JSON
+    except RecursionError:
+        log.warning("slack payload refused", extra={"status": 400, "reason": "nested too deeply"})
+        return 400, json.dumps({"ok": False, "error": "payload is nested too deeply"}), _JSON
     try:
         admitted = await workspace.admits(payload)
     except Exception as exc:

@@ -156,6 +156,20 @@ class Router:
             return found[1].mention
         return self._default_mention
 
+    @property
+    def restricted(self) -> bool:
+        """Whether some steps may be answered only by some people."""
+        return self._default_access.restricted or bool(self._access)
+
+    def access_key(self, step: Step) -> int:
+        """Which access rule applies to `step`: its route's index, or -1 for the global one.
+        Steps never change, so a key can be kept for as long as the routes are."""
+        found = self._match(step)
+        return found[0] if found and found[0] in self._access else -1
+
+    def access_at(self, key: int) -> AnswerAccess:
+        return self._access.get(key, self._default_access)
+
     def access_for(self, step: Step | None) -> AnswerAccess:
         found = self._match(step) if step is not None else None
         if found and found[0] in self._access:

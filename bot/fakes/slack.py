@@ -145,6 +145,8 @@ class FakeSlack(LoopbackServer):
         self.home_views: dict[str, dict[str, Any]] = {}
         self.responses: dict[str, list[dict[str, Any]]] = {}
         self.rate_limited_count = 0
+        # The Enterprise Grid org the app is installed in (auth.test's enterprise_id).
+        self.installation_enterprise: str | None = None
 
         self._faults: dict[str, deque[_Fault]] = {}
         self._buckets: dict[str, _Bucket] = {}
@@ -426,6 +428,11 @@ class FakeSlack(LoopbackServer):
             user_id=BOT_USER_ID,
             bot_id=BOT_ID,
             is_enterprise_install=False,
+            **(
+                {"enterprise_id": self.installation_enterprise}
+                if self.installation_enterprise
+                else {}
+            ),
         )
 
     def _chat_post_message(self, params: Params) -> _Answer:

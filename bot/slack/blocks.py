@@ -75,6 +75,9 @@ FULFILLED_ELSEWHERE_NOBODY = "↪️ Already answered elsewhere (Intercom had an
 FAILED = "❌ Not delivered to Fin: {detail}"
 FAILED_NO_DETAIL = "❌ Not delivered to Fin."
 NOTHING_PENDING = "Nothing pending 🎉"
+NOTHING_FOR_YOU = "Nothing waiting for you 🎉"
+FOR_OTHERS_ONE = "1 step waiting for other teams"
+FOR_OTHERS_MANY = "{count} steps waiting for other teams"
 PENDING_ONE = "1 step waiting"
 PENDING_MANY = "{count} steps waiting"
 PENDING_LINE = "{conversation} · waiting {age}"
@@ -109,6 +112,9 @@ STATS_SHOWN_MAX = 45
 HOME_PENDING_HEADER = "Waiting for a teammate"
 HOME_MINE_HEADER = "Answered by you recently"
 HOME_NOTHING_PENDING = "Nothing pending 🎉"
+NOTHING_FOR_YOU = "Nothing waiting for you 🎉"
+FOR_OTHERS_ONE = "1 step waiting for other teams"
+FOR_OTHERS_MANY = "{count} steps waiting for other teams"
 HOME_NOTHING_MINE = "You haven't answered any steps yet."
 HOME_MINE_LINE = "*{procedure}* · {conversation} · {outcome}"
 HOME_OUTCOMES = {
@@ -390,15 +396,26 @@ def _pending_line(record: StepRecord, permalink: str | None, now: float) -> str:
     return line
 
 
+def _for_others(count: int) -> str:
+    return FOR_OTHERS_ONE if count == 1 else FOR_OTHERS_MANY.format(count=count)
+
+
 def pending_list(
-    records: list[StepRecord], *, total: int, permalinks: dict[str, str], now: float
+    records: list[StepRecord],
+    *,
+    total: int,
+    permalinks: dict[str, str],
+    now: float,
+    for_others: int = 0,
 ) -> dict[str, Any]:
-    """The `/hitl` answer: up to 20 open steps, oldest first as given, and how many more."""
+    """The `/hitl` answer: up to 20 open steps the viewer may answer, newest first as
+    given, how many more, and how many wait for other teams."""
     if total <= 0 and not records:
-        return {
-            "text": NOTHING_PENDING,
-            "blocks": [_section("hitl.pending.none", NOTHING_PENDING)],
-        }
+        text = NOTHING_PENDING if not for_others else NOTHING_FOR_YOU
+        blocks = [_section("hitl.pending.none", text)]
+        if for_others:
+            blocks.append(_context("hitl.pending.others", _for_others(for_others)))
+        return {"text": text, "blocks": blocks}
     shown = records[:PENDING_SHOWN_MAX]
     total = max(total, len(records))
     summary = PENDING_ONE if total == 1 else PENDING_MANY.format(count=total)
@@ -414,6 +431,8 @@ def pending_list(
         blocks.append(
             _context("hitl.pending.more", MORE_NOT_SHOWN.format(count=total - len(shown)))
         )
+    if for_others:
+        blocks.append(_context("hitl.pending.others", _for_others(for_others)))
     return {"text": summary, "blocks": blocks}
 
 
@@ -458,6 +477,7 @@ def home_view(
     pending_total: int,
     mine: Sequence[StepRecord],
     now: float,
+    for_others: int = 0,
 ) -> dict[str, Any]:
     """The App Home tab: open steps newest first, each with an Answer button, then the
     viewer's recent answers. At most ~35 blocks, well within a view's 100."""
@@ -467,7 +487,8 @@ def home_view(
     shown = [r for r in pending if len(r.step.step_id) <= BUTTON_VALUE_MAX]
     shown = shown[:HOME_PENDING_SHOWN_MAX]
     if not shown:
-        blocks.append(_section("hitl.home.none", HOME_NOTHING_PENDING))
+        nothing = NOTHING_FOR_YOU if for_others else HOME_NOTHING_PENDING
+        blocks.append(_section("hitl.home.none", nothing))
     for index, record in enumerate(shown):
         block = _section(f"hitl.home.pending.{index}", _pending_line(record, record.permalink, now))
         if record.step.answerable:
@@ -478,6 +499,8 @@ def home_view(
     total = max(pending_total, len(shown))
     if total > len(shown):
         blocks.append(_context("hitl.home.more", MORE_NOT_SHOWN.format(count=total - len(shown))))
+    if for_others:
+        blocks.append(_context("hitl.home.others", _for_others(for_others)))
     blocks += [
         {"type": "divider", "block_id": "hitl.home.divider"},
         _header_text("hitl.home.mine", HOME_MINE_HEADER),

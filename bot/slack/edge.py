@@ -85,126 +85,191 @@ def parse_http_body(body: bytes, content_type: str) -> dict[str, Any]:
 
 
 # --- The payload's shape (HTTP and Socket Mode) ----------------------------------------
-
-_Check = Callable[[dict[str, Any]], str | None]
-
-
-def _str_at(payload: dict[str, Any], *path: str, optional: bool = False) -> str | None:
-    """A problem if the value at `path` is not a string (or absent, when optional)."""
-    value: object = payload
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    if value is None and optional:
-        return None
-    return None if isinstance(value, str) else f"{'.'.join(path)} must be a string"
+#
+# Bolt and the listeners receive a copy of the payload that holds only what they read, each
+# value of the type they expect: a required field missing or of another type refuses the
+# payload (400); an optional one of another type is left out. Strings are made storable.
+# Slack itself never sends a malformed payload, so this only ever turns away forgeries
+# signed with a leaked secret and the bot's own bugs, but neither may cause a 500.
 
 
-def _dict_at(payload: dict[str, Any], *path: str, optional: bool = False) -> str | None:
-    value: object = payload
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    if value is None and optional:
-        return None
-    return None if isinstance(value, dict) else f"{'.'.join(path)} must be an object"
+class _Shape:
+    """Reads one JSON object for a projection, collecting the first problem."""
+
+    def __init__(self, value: object, where: str) -> None:
+        if not isinstance(value, dict):
+            raise Refused(400, f"{where or 'payload'} must be an object")
+        self._value: dict[str, Any] = value
+        self._where = where
+
+    def _name(self, key: str) -> str:
+        return f"{self._where}.{key}" if self._where else key
+
+    def text(self, key: str) -> str:
+        value = self._value.get(key)
+        if not isinstance(value, str):
+            raise Refused(400, f"{self._name(key)} must be a string")
+        return storable(value)
+
+    def optional_text(self, key: str) -> str | None:
+        value = self._value.get(key)
+        return storable(value) if isinstance(value, str) else None
+
+    def shape(self, key: str) -> _Shape:
+        return _Shape(self._value.get(key), self._name(key))
+
+    def optional_shape(self, key: str) -> _Shape | None:
+        value = self._value.get(key)
+        return _Shape(value, self._name(key)) if isinstance(value, dict) else None
+
+    def texts(self, *keys: str) -> dict[str, str]:
+        """The optional string fields among `keys` that are strings."""
+        return {k: v for k in keys if (v := self.optional_text(k)) is not None}
+
+    def raw(self, key: str) -> object:
+        return self._value.get(key)
 
 
-def _first(*problems: str | None) -> str | None:
-    return next((p for p in problems if p is not None), None)
+def _user(payload: _Shape) -> dict[str, Any]:
+    user = payload.shape("user")
+    return {"id": user.text("id"), **user.texts("team_id", "username", "name")}
 
 
-def _view_problem(payload: dict[str, Any]) -> str | None:
-    problem = _first(
-        _dict_at(payload, "view"),
-        _str_at(payload, "view", "type"),
-        _str_at(payload, "view", "callback_id", optional=True),
-        _str_at(payload, "view", "private_metadata", optional=True),
-    )
-    if problem:
-        return problem
-    state = payload["view"].get("state")
-    if state is None:
-        return None
-    if not isinstance(state, dict) or not isinstance(state.get("values", {}), dict):
-        return "view.state.values must be an object"
-    for block in state.get("values", {}).values():
+def _org(payload: _Shape) -> dict[str, Any]:
+    """The workspace and Enterprise Grid fields, as Bolt reads them (team may be null)."""
+    org: dict[str, Any] = {}
+    team = payload.optional_shape("team")
+    org["team"] = {"id": team.text("id"), **team.texts("domain")} if team else None
+    enterprise = payload.optional_shape("enterprise")
+    if enterprise is not None:
+        org["enterprise"] = {"id": enterprise.text("id")}
+    if payload.raw("is_enterprise_install") is True:
+        org["is_enterprise_install"] = True
+    return org | payload.texts("api_app_id", "enterprise_id")
+
+
+def _state_values(view: _Shape) -> dict[str, Any]:
+    if view.raw("state") is None:
+        return {}
+    values = view.shape("state").raw("values")
+    if not isinstance(values, dict):
+        raise Refused(400, "view.state.values must be an object")
+    clean: dict[str, Any] = {}
+    for block_id, block in values.items():
         if not isinstance(block, dict) or not all(isinstance(e, dict) for e in block.values()):
-            return "view.state.values must map block ids to objects of element states"
-    return None
+            raise Refused(400, "view.state.values must map block ids to element states")
+        clean[storable(str(block_id))] = storable_payload(block)
+    return clean
 
 
-def _user_problem(payload: dict[str, Any]) -> str | None:
-    return _first(_dict_at(payload, "user"), _str_at(payload, "user", "id"))
+def _view(payload: _Shape, *, with_state: bool) -> dict[str, Any]:
+    view = payload.shape("view")
+    clean: dict[str, Any] = {"type": view.text("type")}
+    clean |= view.texts("id", "callback_id", "private_metadata", "hash", "team_id")
+    if with_state:
+        clean["state"] = {"values": _state_values(view)}
+    return clean
 
 
-def _block_actions(payload: dict[str, Any]) -> str | None:
-    actions = payload.get("actions")
+def _action(value: object, index: int) -> dict[str, Any]:
+    action = _Shape(value, f"actions.{index}")
+    return {"action_id": action.text("action_id")} | action.texts(
+        "block_id", "value", "type", "action_ts"
+    )
+
+
+def _block_actions(payload: _Shape) -> dict[str, Any]:
+    actions = payload.raw("actions")
     if not isinstance(actions, list) or not actions:
-        return "actions must be a non-empty list"
-    for action in actions:
-        if not isinstance(action, dict):
-            return "each action must be an object"
-        problem = _first(_str_at(action, "action_id"), _str_at(action, "value", optional=True))
-        if problem:
-            return f"action: {problem}"
-    return _first(
-        _user_problem(payload),
-        _str_at(payload, "trigger_id", optional=True),
-        _str_at(payload, "response_url", optional=True),
-        _dict_at(payload, "container", optional=True),
-        _view_problem(payload) if payload.get("view") is not None else None,
-    )
+        raise Refused(400, "actions must be a non-empty list")
+    clean: dict[str, Any] = {
+        "type": "block_actions",
+        "user": _user(payload),
+        "trigger_id": payload.text("trigger_id"),
+        "actions": [_action(action, i) for i, action in enumerate(actions[:25])],
+        **_org(payload),
+        **payload.texts("response_url"),
+    }
+    container = payload.optional_shape("container")
+    if container is not None:
+        clean["container"] = container.texts("type", "message_ts", "channel_id", "view_id")
+    channel = payload.optional_shape("channel")
+    if channel is not None:
+        clean["channel"] = channel.texts("id", "name")
+    if payload.optional_shape("view") is not None:
+        clean["view"] = _view(payload, with_state=False)
+    return clean
 
 
-def _view_submission(payload: dict[str, Any]) -> str | None:
-    return _first(_user_problem(payload), _view_problem(payload))
+def _view_submission(payload: _Shape, kind: str) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "user": _user(payload),
+        "view": _view(payload, with_state=True),
+        **_org(payload),
+        **payload.texts("trigger_id"),
+    }
 
 
-def _block_suggestion(payload: dict[str, Any]) -> str | None:
-    return _first(
-        _user_problem(payload),
-        _str_at(payload, "action_id"),
-        _str_at(payload, "value", optional=True),
-        _view_problem(payload),
-    )
+def _block_suggestion(payload: _Shape) -> dict[str, Any]:
+    return {
+        "type": "block_suggestion",
+        "user": _user(payload),
+        "action_id": payload.text("action_id"),
+        "view": _view(payload, with_state=False),
+        **_org(payload),
+        **payload.texts("block_id", "value"),
+    }
 
 
-def _event_callback(payload: dict[str, Any]) -> str | None:
-    return _first(
-        _dict_at(payload, "event"),
-        _str_at(payload, "event", "type"),
-        _str_at(payload, "event", "user", optional=True),
-        _str_at(payload, "event", "tab", optional=True),
-        _str_at(payload, "team_id", optional=True),
-    )
+def _event_callback(payload: _Shape) -> dict[str, Any]:
+    event = payload.shape("event")
+    return {
+        "type": "event_callback",
+        "event": {"type": event.text("type")} | event.texts("user", "tab", "channel", "event_ts"),
+        **payload.texts("team_id", "api_app_id", "event_id", "enterprise_id"),
+    }
 
 
-def _slash_command(payload: dict[str, Any]) -> str | None:
-    return _first(*(_str_at(payload, key) for key in ("command", "user_id", "team_id")))
+_COMMAND_FIELDS = (
+    "team_id", "team_domain", "enterprise_id", "channel_id", "channel_name", "user_name",
+    "text", "api_app_id", "response_url", "trigger_id", "is_enterprise_install",
+)  # fmt: skip
 
 
-_CHECKS: dict[str, _Check] = {
-    "block_actions": _block_actions,
-    "view_submission": _view_submission,
-    "view_closed": _view_submission,
-    "block_suggestion": _block_suggestion,
-    "event_callback": _event_callback,
-}
+def _slash_command(payload: _Shape) -> dict[str, Any]:
+    return {
+        "command": payload.text("command"),
+        "user_id": payload.text("user_id"),
+        "team_id": payload.text("team_id"),
+        **payload.texts(*_COMMAND_FIELDS),
+    }
 
 
-def payload_problem(payload: dict[str, Any]) -> str | None:
-    """Why this payload cannot be what Slack sends for what the listeners handle; None
-    when its shape is sound. Unknown types pass: Bolt answers them as unhandled."""
+def normalised(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as Bolt and the listeners get it (see above); raises Refused (400).
+
+    Kinds the bot does not handle keep only their `type`: Bolt answers them as unhandled.
+    """
+    shape = _Shape(payload, "")
     if "command" in payload and "type" not in payload:
-        return _slash_command(payload)
-    kind = payload.get("type")
-    if not isinstance(kind, str):
-        return "type must be a string"
-    check = _CHECKS.get(kind)
-    return check(payload) if check else None
+        return _slash_command(shape)
+    kind = shape.text("type")
+    if kind == "block_actions":
+        return _block_actions(shape)
+    if kind in ("view_submission", "view_closed"):
+        return _view_submission(shape, kind)
+    if kind == "block_suggestion":
+        return _block_suggestion(shape)
+    if kind == "event_callback":
+        return _event_callback(shape)
+    if kind == "url_verification":
+        return {"type": kind, **shape.texts("challenge")}
+    return {"type": kind}
 
 
 def storable_payload(value: Any) -> Any:
-    """The payload with every string made storable (lone surrogates → U+FFFD)."""
+    """`value` with every string in it made storable (lone surrogates → U+FFFD)."""
     if isinstance(value, str):
         return storable(value)
     if isinstance(value, dict):

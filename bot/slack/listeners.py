@@ -17,10 +17,12 @@ import json
 import logging
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import Answer, AnswerValue, StepRecord
@@ -38,6 +40,7 @@ from bot.slack.form import (
     parse_submission,
 )
 from bot.slack.notices import closed_view, notice_view, unanswerable_note, why_closed
+from bot.slack.visibility import PendingVisibility
 from bot.stats import STATS_WINDOW_SECONDS, procedure_stats
 from bot.store import SqlStore
 
@@ -62,6 +65,13 @@ TEST_QUEUED = (
     "🧪 A test step is on its way to the channel. Answer it there: the answer is shown "
     "but not sent to Intercom."
 )
+# `/hitl test` posts at most this many test steps per person per window: a typo'd loop of
+# slash commands must not fill the channel.
+TESTS_PER_WINDOW = 3
+TEST_WINDOW_SECONDS = 60.0
+TEST_LIMITED = (
+    "You have posted {count} test steps in the last minute; the next one can go in {seconds} s."
+)
 # The Home tab lists this many open steps and this many of the viewer's answers.
 HOME_PENDING_SHOWN = 20
 HOME_MINE_SHOWN = 10
@@ -85,6 +95,12 @@ class Interactions:
         self._wake_worker = wake_worker
         self._clock = clock
         self._follow_ups: set[asyncio.Task[None]] = set()
+        self._test_limit = PerUserLimit(TESTS_PER_WINDOW, TEST_WINDOW_SECONDS)
+        self._visibility = PendingVisibility(
+            store,
+            router
+            or Router((), default_channel="", default_mention=None, default_access=self._access),
+        )
 
     def _after_ack(self, work: Coroutine[Any, Any, None], what: str) -> None:
         """Runs `work` after the listener returns, i.e. after Slack has its answer."""
@@ -94,8 +110,17 @@ class Interactions:
 
     def _follow_up_done(self, task: asyncio.Task[None]) -> None:
         self._follow_ups.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            log.error("slack follow-up failed", exc_info=exc, extra={"follow_up": task.get_name()})
+        if task.cancelled() or (exc := task.exception()) is None:
+            return
+        if isinstance(exc, SlackApiError):
+            # Slack refused the call (an expired trigger_id, say): news, not a bug.
+            error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+            log.warning(
+                "slack follow-up refused by Slack",
+                extra={"follow_up": task.get_name(), "error": error or exc.response.status_code},
+            )
+            return
+        log.error("slack follow-up failed", exc_info=exc, extra={"follow_up": task.get_name()})
 
     async def stop(self, grace: float) -> None:
         """Lets follow-ups still running (single Slack calls) finish within `grace` seconds,
@@ -204,7 +229,7 @@ class Interactions:
         if not await self._access_for(record).allows(_user_id(body), client):
             await ack(response_action="update", view=notice_view(NOT_ALLOWED))
             return
-        state_values = view.get("state", {}).get("values", {})
+        state_values = (view.get("state") or {}).get("values") or {}
         values, errors = parse_submission(record.step, state_values)
         if errors:
             await ack(response_action="errors", errors=errors)
@@ -243,11 +268,13 @@ class Interactions:
             stats = stats_message(procedure_stats(settled))
             await ack(response_type="ephemeral", text=stats["text"], blocks=stats["blocks"])
             return
-        records, total = await self._store.pending(PENDING_SHOWN)
+        user_id = str(command.get("user_id") or "")
+        pending = await self._visibility.for_viewer(user_id, client, PENDING_SHOWN)
         message = pending_list(
-            records,
-            total=total,
-            permalinks={r.step.step_id: r.permalink for r in records if r.permalink},
+            pending.records,
+            total=pending.total,
+            for_others=pending.for_others,
+            permalinks={r.step.step_id: r.permalink for r in pending.records if r.permalink},
             now=self._clock(),
         )
         await ack(response_type="ephemeral", text=message["text"], blocks=message["blocks"])
@@ -257,6 +284,9 @@ class Interactions:
         user_id = str(command.get("user_id") or "")
         if not await self._access_for(None).allows(user_id, client):
             return NOT_ALLOWED
+        wait = self._test_limit.wait(user_id, self._clock())
+        if wait > 0:
+            return TEST_LIMITED.format(count=TESTS_PER_WINDOW, seconds=max(1, round(wait)))
         step = test_step(self._clock())
         await self._store.add_steps([step], self._clock())
         self._wake_worker()
@@ -275,9 +305,15 @@ class Interactions:
         self._after_ack(self._publish_home(user_id, client), "home")
 
     async def _publish_home(self, user_id: str, client: AsyncWebClient) -> None:
-        pending, total = await self._store.pending(HOME_PENDING_SHOWN)
+        pending = await self._visibility.for_viewer(user_id, client, HOME_PENDING_SHOWN)
         mine = await self._store.answered_by(user_id, HOME_MINE_SHOWN)
-        view = home_view(pending, pending_total=total, mine=mine, now=self._clock())
+        view = home_view(
+            pending.records,
+            pending_total=pending.total,
+            for_others=pending.for_others,
+            mine=mine,
+            now=self._clock(),
+        )
         await client.views_publish(user_id=user_id, view=view)
 
     async def _tell_clicker(
@@ -314,8 +350,33 @@ class Interactions:
         return result.won, result.record
 
 
+class PerUserLimit:
+    """At most `count` uses per person in any `window` seconds (this instance's memory)."""
+
+    def __init__(self, count: int, window: float) -> None:
+        self._count = count
+        self._window = window
+        self._uses: dict[str, deque[float]] = {}
+
+    def wait(self, user_id: str, now: float) -> float:
+        """0 (and the use counted) if `user_id` may go now; else seconds until they may."""
+        uses = self._uses.setdefault(user_id, deque())
+        while uses and uses[0] <= now - self._window:
+            uses.popleft()
+        if len(uses) >= self._count:
+            return uses[0] + self._window - now
+        uses.append(now)
+        if len(self._uses) > 10_000:  # forget people who stopped
+            self._uses = {u: q for u, q in self._uses.items() if q and q[-1] > now - self._window}
+        return 0.0
+
+
 async def _tell(respond: AsyncRespond, text: str) -> None:
     """An ephemeral note to the person who clicked; the channel message stays as it is."""
+    if respond.response_url is None:
+        # Clicks from Slack's own UI carry one; a request without it gets its ack only.
+        log.info("no response_url to send a note to; the ack is the whole answer")
+        return
     await respond(text=text, response_type="ephemeral", replace_original=False)
 
 

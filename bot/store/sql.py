@@ -32,6 +32,8 @@ _MIGRATION_LOCK_KEY = 0x48_49_54_4C
 _CLAIM_LOCK_KEY = 0x48_49_54_4D
 
 OPEN_STATES = (StepState.RECEIVED.value, StepState.POSTED.value)
+# Ids per `IN (…)`: well inside SQLite's 32,766 bound parameters.
+_IN_BATCH = 500
 
 
 class JobKind:
@@ -455,6 +457,30 @@ class SqlStore:
 
         total, rows = await self._read(work)
         return [_record(row) for row in rows], int(total)
+
+    async def open_step_ids(self) -> list[str]:
+        """Every open step's id, newest first (for lists filtered step by step)."""
+        query = (
+            select(steps.c.step_id)
+            .where(steps.c.state.in_(OPEN_STATES))
+            .order_by(steps.c.received_at.desc())
+        )
+        return await self._read(lambda conn: list(conn.execute(query).scalars()))
+
+    async def get_many(self, step_ids: Sequence[str]) -> dict[str, StepRecord]:
+        """The stored steps among `step_ids`, by id (in batches the drivers accept)."""
+        batches = [
+            list(step_ids[start : start + _IN_BATCH])
+            for start in range(0, len(step_ids), _IN_BATCH)
+        ]
+
+        def work(conn: Connection) -> list[Any]:
+            rows: list[Any] = []
+            for batch in batches:
+                rows += conn.execute(select(steps).where(steps.c.step_id.in_(batch))).all()
+            return rows
+
+        return {row.step_id: _record(row) for row in await self._read(work)}
 
     async def state_counts(self) -> dict[StepState, int]:
         """How many steps are in each state (states with none are left out)."""
