@@ -42,7 +42,8 @@ from processes import (
 )
 from sqlalchemy import Connection, literal, update
 
-from bot.store import JobKind, SqlStore
+from bot.domain import JobKind
+from bot.store import SqlStore
 from bot.store.schema import jobs, steps
 
 WEBHOOK = "/intercom/webhook"

@@ -9,7 +9,7 @@ from pathlib import Path
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.routing import channel_ids, load_routes
+from bot.routing import channel_ids
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import SqlStore
 
@@ -50,9 +50,8 @@ async def _check_slack(settings: Settings) -> list[Finding]:
     ]
     channels = [settings.slack_channel_id]
     if settings.hitl_routes_file is not None:
-        channels += [
-            c for c in channel_ids(load_routes(settings.hitl_routes_file)) if c not in channels
-        ]
+        routes = settings.hitl_routes_file.routes
+        channels += [c for c in channel_ids(routes) if c not in channels]
     for channel in channels:
         findings.append(await _check_channel(client, channel))
     return findings

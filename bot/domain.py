@@ -47,6 +47,19 @@ SETTLED_STATES = frozenset(
 )
 
 
+class JobKind(StrEnum):
+    """The durable jobs that act on a step (bot/jobs/, one module each); which follow which
+    transition is bot/lifecycle.py."""
+
+    POST = "post"  # post the request message to Slack
+    DELIVER = "deliver"  # send the claimed answer to Intercom
+    REFRESH = "refresh"  # bring the Slack message in line with the step's state
+    EXPIRE = "expire"  # settle an unanswered step when its expiry passes
+    TRAIL = "trail"  # say in the step's thread how it settled
+    REMIND = "remind"  # remind the channel, in the thread, of an unanswered step
+    NOTE = "note"  # add the audit note to the Intercom conversation after an answer
+
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 

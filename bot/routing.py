@@ -25,8 +25,8 @@ from pydantic import (
 )
 
 from bot.domain import AssigneeType, Step
-from bot.settings import remind_mention
 from bot.slack.access import AnswerAccess
+from bot.slack.mentions import remind_mention
 
 _SLACK_ID = r"^[A-Z0-9]{2,}$"
 SlackId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=_SLACK_ID)]
@@ -94,6 +94,31 @@ class _RoutesFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     routes: list[Route] = Field(min_length=1)
+
+
+class RoutesFile(BaseModel):
+    """The routes file as read at start: where it is and what it says."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: Path
+    routes: tuple[Route, ...]
+
+
+def read_routes_file(value: object) -> RoutesFile | None:
+    """`HITL_ROUTES_FILE` read once, as settings are loaded: None when unset; every
+    problem in it one line of the ValueError."""
+    if value is None or isinstance(value, RoutesFile):
+        return value
+    if isinstance(value, str | Path) and str(value).strip():
+        path = Path(str(value).strip())
+        try:
+            return RoutesFile(path=path, routes=load_routes(path))
+        except RoutesError as exc:
+            raise ValueError("\n".join(exc.lines)) from None
+    if isinstance(value, str):
+        return None
+    raise ValueError("must be the path of a YAML routes file")
 
 
 def load_routes(path: Path) -> tuple[Route, ...]:
@@ -182,4 +207,4 @@ def channel_ids(routes: tuple[Route, ...]) -> list[str]:
     return sorted({route.channel for route in routes if route.channel})
 
 
-__all__ = ["Route", "Router", "RoutesError", "channel_ids", "load_routes"]
+__all__ = ["Route", "Router", "RoutesError", "RoutesFile", "channel_ids", "load_routes"]

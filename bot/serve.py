@@ -35,7 +35,7 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
 
-    app[DRAINING][0] = True
+    app[DRAINING].started = True
     log.info("stopping: draining", extra={"drain_seconds": settings.hitl_drain_seconds})
     if settings.hitl_drain_seconds:
         await asyncio.sleep(settings.hitl_drain_seconds)

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import re
 import sys
-from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_INTERCOM_API_ORIGINS = (
-    "https://api.intercom.io",
-    "https://api.eu.intercom.io",
-    "https://api.au.intercom.io",
-)
+from bot.intercom.origins import DEFAULT_API_ORIGINS, normalise_origin
+from bot.routing import RoutesFile, read_routes_file
+from bot.slack.mentions import remind_mention
 
+DEFAULT_INTERCOM_API_ORIGINS = DEFAULT_API_ORIGINS
 _SLACK_ID = re.compile(r"^[A-Z0-9]{2,}$")
 
 
@@ -26,47 +24,6 @@ class SettingsError(Exception):
     def __init__(self, lines: list[str]) -> None:
         super().__init__("\n".join(lines))
         self.lines = lines
-
-
-def normalise_origin(url: str) -> str:
-    """`scheme://host[:port]` in lower case, the form callback URLs are compared in."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"not an http(s) origin: {url.strip()!r}")
-    host = parts.hostname.lower()
-    if ":" in host:  # IPv6 literals keep their brackets in an origin
-        host = f"[{host}]"
-    default_port = {"http": 80, "https": 443}[parts.scheme]
-    port = f":{parts.port}" if parts.port and parts.port != default_port else ""
-    return f"{parts.scheme}://{host}{port}"
-
-
-_SUBTEAM_MENTION = re.compile(r"^<!subteam\^[A-Z0-9]{2,}(\|[^<>]*)?>$")
-_USER_MENTION = re.compile(r"^<@([UW][A-Z0-9]+)>$")
-_SPECIAL_MENTION = frozenset({"<!here>", "<!channel>"})
-
-
-def remind_mention(value: str) -> str:
-    """Slack mrkdwn for `HITL_REMIND_MENTION`: `<!subteam^S…>`, `<!here>`, or user ids.
-
-    User ids may be bare (`U1,U2`) or already wrapped (`<@U1>`); anything else is refused,
-    so a typo cannot put raw text into a message.
-    """
-    value = value.strip()
-    if _SUBTEAM_MENTION.match(value) or value in _SPECIAL_MENTION:
-        return value
-    mentions = []
-    for part in (p.strip() for p in value.split(",")):
-        if not part:
-            continue
-        wrapped = _USER_MENTION.match(part)
-        user_id = wrapped.group(1) if wrapped else part
-        if not re.match(r"^[UW][A-Z0-9]+$", user_id):
-            raise ValueError("must be <!subteam^S…>, <!here>, or comma-separated user IDs")
-        mentions.append(f"<@{user_id}>")
-    if not mentions:
-        raise ValueError("must be <!subteam^S…>, <!here>, or comma-separated user IDs")
-    return " ".join(mentions)
 
 
 class Settings(BaseSettings):
@@ -118,8 +75,8 @@ class Settings(BaseSettings):
     hitl_remind_after: float | None = Field(default=None, gt=0)
     hitl_remind_mention: str | None = None
 
-    # YAML routes by procedure (channel, mention, who may answer); see bot/routing.py.
-    hitl_routes_file: Path | None = None
+    # YAML routes (channel, mention, who may answer), read once, here; see bot/routing.py.
+    hitl_routes_file: Annotated[RoutesFile | None, BeforeValidator(read_routes_file)] = None
 
     # The Intercom admin the audit note after an answer is written as (unset: no note).
     intercom_admin_id: str | None = None
@@ -219,23 +176,20 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment; every problem reported at once, without values."""
     try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         lines = []
         for error in exc.errors(include_input=False, include_url=False):
             name = str(error["loc"][0]).upper() if error["loc"] else "settings"
-            message = "is required" if error["type"] == "missing" else error["msg"]
-            lines.append(f"{name}: {message}")
+            if error["type"] == "missing":
+                messages = ["is required"]
+            elif error["type"] == "value_error":
+                # One line per problem a validator found (a routes file can have many).
+                messages = str(error.get("ctx", {}).get("error", error["msg"])).splitlines()
+            else:
+                messages = [error["msg"]]
+            lines += [f"{name}: {message}" for message in messages]
         raise SettingsError(lines) from None
-    if settings.hitl_routes_file is not None:
-        # Imported here: routing builds on settings, not the other way round.
-        from bot.routing import RoutesError, load_routes
-
-        try:
-            load_routes(settings.hitl_routes_file)
-        except RoutesError as exc:
-            raise SettingsError([f"HITL_ROUTES_FILE: {line}" for line in exc.lines]) from None
-    return settings
 
 
 def load_settings_or_report() -> Settings | None:

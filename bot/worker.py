@@ -1,7 +1,12 @@
 """Runs durable jobs from the store: claims them under a lease, runs them, retries with backoff.
 
+The worker knows nothing of what a job does: each kind is a `Task`, its handler and its
+retry rule, registered in bot/jobs/. A handler that raises `Retryable` runs again (after
+the peer's `retry_after`, else with backoff) until its rule's deadline, when the task's
+`give_up` says how it ended; `Permanent` ends the job at once. Handlers hold no retry code.
+
 The worker is woken at once when this instance writes a job, and polls for jobs written by
-other instances or falling due later; nothing here knows what a job does.
+other instances or falling due later.
 
 A lease is how instances share jobs without knowing of each other: while a job runs, its
 lease is renewed every third of its length, so a slow job is never taken over; when an
@@ -16,13 +21,17 @@ import heapq
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
-from bot.store import Job, SqlStore
+from bot.errors import BotError, Permanent, Retryable
+from bot.store import Job
 
 log = logging.getLogger(__name__)
 
 JobHandler = Callable[[Job], Awaitable[None]]
+GiveUp = Callable[[Job, BotError], Awaitable[None]]
 
 DEFAULT_LEASE_SECONDS = 20.0
 DEFAULT_STOP_GRACE_SECONDS = 10.0
@@ -30,13 +39,52 @@ DEFAULT_STOP_GRACE_SECONDS = 10.0
 _MAX_RETRY_TIMES = 10_000
 
 
-class RetryLater(Exception):
-    """Raised by a handler: run this job again after `delay` seconds (None: backoff)."""
+class JobQueue(Protocol):
+    """What the worker needs of the store (bot/store/jobs.py)."""
 
-    def __init__(self, reason: str, *, delay: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.delay = delay
+    async def claim_jobs(self, owner: str, now: float, lease: float, limit: int) -> list[Job]: ...
+
+    async def extend_leases(self, owner: str, job_ids: Sequence[int], until: float) -> set[int]: ...
+
+    async def finish_job(self, job_id: int, owner: str) -> bool: ...
+
+    async def retry_job(self, job_id: int, owner: str, run_at: float, error: str) -> bool: ...
+
+    async def release_jobs(self, owner: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class RetryRule:
+    """How long a kind of job keeps being retried: `give_up_after` seconds from the job's
+    creation (None: no limit), and, with `until_step_expires`, no longer than its step
+    accepts an answer."""
+
+    give_up_after: float | None = None
+    until_step_expires: bool = False
+
+    def deadline(self, job: Job) -> float | None:
+        deadlines = []
+        if self.give_up_after is not None:
+            deadlines.append(job.created_at + self.give_up_after)
+        expires_at = job.record.step.expires_at if job.record is not None else None
+        if self.until_step_expires and expires_at is not None:
+            deadlines.append(float(expires_at))
+        return min(deadlines) if deadlines else None
+
+
+async def log_giving_up(job: Job, error: BotError) -> None:
+    log.error("giving up on a job", extra=_log_fields(job) | {"reason": error.reason})
+
+
+@dataclass(frozen=True)
+class Task:
+    """A kind of job: what runs it, how long it is retried, and what giving up does."""
+
+    run: JobHandler
+    retry: RetryRule = RetryRule()
+    # Called once the deadline has passed with the job still failing (or at once for a
+    # Permanent failure); the job then ends.
+    give_up: GiveUp = log_giving_up
 
 
 def backoff_delay(attempts: int, *, base: float, cap: float) -> float:
@@ -58,8 +106,8 @@ def _log_fields(job: Job) -> dict[str, object]:
 class Worker:
     def __init__(
         self,
-        store: SqlStore,
-        handlers: Mapping[str, JobHandler],
+        store: JobQueue,
+        tasks: Mapping[str, Task | JobHandler],
         *,
         owner: str,
         poll_interval: float = 1.0,
@@ -75,7 +123,8 @@ class Worker:
         if lease <= 0:
             raise ValueError("lease must be positive")
         self._store = store
-        self._handlers = dict(handlers)
+        # A bare handler is a task retried with backoff for as long as it takes.
+        self._tasks = {kind: t if isinstance(t, Task) else Task(t) for kind, t in tasks.items()}
         self._owner = owner
         self._poll_interval = poll_interval
         self._lease = lease
@@ -176,13 +225,21 @@ class Worker:
                     task.cancel()
 
     async def _run_one(self, job: Job) -> None:
-        handler = self._handlers.get(job.kind)
+        task = self._tasks.get(job.kind)
         try:
-            if handler is None:
+            if task is None:
                 raise RuntimeError(f"no handler for job kind {job.kind!r}")
-            await handler(job)
-        except RetryLater as exc:
-            await self._retry(job, exc.reason, exc.delay)
+            await task.run(job)
+        except Retryable as exc:
+            assert task is not None
+            deadline = task.retry.deadline(job)
+            if deadline is None or self._clock() < deadline:
+                await self._retry(job, exc.reason, exc.retry_after)
+            else:
+                await self._end(job, task, exc)
+        except Permanent as exc:
+            assert task is not None
+            await self._end(job, task, exc)
         except asyncio.CancelledError:
             # Stopping hard or lease lost: the job is taken up again, here or elsewhere.
             raise
@@ -190,16 +247,27 @@ class Worker:
             log.exception("job failed", extra=_log_fields(job))
             await self._retry(job, f"{exc.__class__.__name__}: {exc}", None)
         else:
-            try:
-                held = await self._store.finish_job(job.id, self._owner)
-            except Exception:
-                # It runs again when its lease runs out; every handler is safe to repeat.
-                log.exception("job done but could not be marked done", extra=_log_fields(job))
-                return
-            if not held:
-                log.warning(
-                    "job finished after another instance took it over", extra=_log_fields(job)
-                )
+            await self._finish(job)
+
+    async def _end(self, job: Job, task: Task, error: BotError) -> None:
+        """The job failed for good (or for longer than its rule allows): say so, finish."""
+        try:
+            await task.give_up(job, error)
+        except Exception:
+            log.exception("giving up on a job failed", extra=_log_fields(job))
+            await self._retry(job, f"giving up failed: {error.reason}", None)
+            return
+        await self._finish(job)
+
+    async def _finish(self, job: Job) -> None:
+        try:
+            held = await self._store.finish_job(job.id, self._owner)
+        except Exception:
+            # It runs again when its lease runs out; every handler is safe to repeat.
+            log.exception("job done but could not be marked done", extra=_log_fields(job))
+            return
+        if not held:
+            log.warning("job finished after another instance took it over", extra=_log_fields(job))
 
     async def _retry(self, job: Job, reason: str, delay: float | None) -> None:
         backoff = backoff_delay(job.attempts, base=self._backoff_base, cap=self._backoff_cap)

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from bot.settings import SettingsError, load_settings, remind_mention
+from bot.settings import SettingsError, load_settings
+from bot.slack.mentions import remind_mention
 
 REQUIRED = {
     "SLACK_BOT_TOKEN": "xoxb-settings-test",

@@ -1,7 +1,8 @@
 """Sends answers to a step's `callback_url` and maps Intercom's answers to outcomes.
 
-Errors form a small tree: `RetryableCallbackError` (network, timeouts, 429, 5xx) is worth
-another try later; every other answer is final and comes back as a `CallbackResult`.
+Failures are translated into the bot's error tree (bot/errors.py): `IntercomRetryable`
+(network, timeouts, 429, 5xx) is worth another try later; every other answer to a
+callback is final and comes back as a `CallbackResult`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from bot.domain import AnswerValue, Step
+from bot.errors import Permanent, Retryable
 from bot.metrics import Metrics
 from bot.redact import Redactor
 
@@ -39,21 +41,12 @@ class CallbackResult:
     detail: str
 
 
-class RetryableCallbackError(Exception):
-    """The answer may not have arrived; try again later (after `retry_after` if given)."""
-
-    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
+class IntercomRetryable(Retryable):
+    """The request may not have arrived (network, timeout, 429, 5xx): try again later."""
 
 
-class NoteRefused(Exception):
-    """Intercom refused the audit note for good (4xx other than 429); trying again won't help."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class IntercomRefused(Permanent):
+    """Intercom refused the audit note for good (4xx other than 429)."""
 
 
 # The audit note's wording; `{…}` fields are filled with HTML-escaped text.
@@ -126,12 +119,10 @@ class IntercomClient:
             response = await self._http.post(step.callback_url, json=body, headers=self._headers)
         except httpx.TimeoutException as exc:
             self._metrics.callback_attempts.labels("0").inc()
-            raise RetryableCallbackError("Intercom did not answer in time") from exc
+            raise IntercomRetryable("Intercom did not answer in time") from exc
         except httpx.TransportError as exc:
             self._metrics.callback_attempts.labels("0").inc()
-            raise RetryableCallbackError(
-                f"could not reach Intercom ({exc.__class__.__name__})"
-            ) from exc
+            raise IntercomRetryable(f"could not reach Intercom ({exc.__class__.__name__})") from exc
         finally:
             self._metrics.callback_latency.observe(time.perf_counter() - started)
         self._metrics.callback_attempts.labels(str(response.status_code)).inc()
@@ -141,27 +132,27 @@ class IntercomClient:
     async def add_note(self, step: Step, admin_id: str, body: str) -> None:
         """Adds an internal note to the step's conversation, as `admin_id`.
 
-        Raises RetryableCallbackError (network, 429, 5xx) or NoteRefused (other 4xx).
+        Raises IntercomRetryable (network, 429, 5xx) or IntercomRefused (other 4xx).
         """
         url = note_url(step.callback_url, step.conversation_id)
         payload = {"message_type": "note", "type": "admin", "admin_id": admin_id, "body": body}
         try:
             response = await self._http.post(url, json=payload, headers=self._headers)
         except httpx.TimeoutException as exc:
-            raise RetryableCallbackError("Intercom did not answer the note in time") from exc
+            raise IntercomRetryable("Intercom did not answer the note in time") from exc
         except httpx.TransportError as exc:
-            raise RetryableCallbackError(
+            raise IntercomRetryable(
                 f"could not reach Intercom for the note ({exc.__class__.__name__})"
             ) from exc
         status = response.status_code
         if 200 <= status < 300:
             return
         if status == 429 or status >= 500:
-            raise RetryableCallbackError(
+            raise IntercomRetryable(
                 f"Intercom answered the note with {status}", retry_after=_retry_after(response)
             )
         reason = self._redactor.text(_error_message(response) or "no reason given")
-        raise NoteRefused(f"Intercom refused the note ({status}): {reason}")
+        raise IntercomRefused(f"Intercom refused the note ({status}): {reason}")
 
 
 def _result_of(response: httpx.Response) -> CallbackResult:
@@ -170,9 +161,7 @@ def _result_of(response: httpx.Response) -> CallbackResult:
     if 200 <= status < 300:
         return CallbackResult(CallbackOutcome.ACCEPTED, status, "Intercom accepted the answer")
     if status == 429 or status >= 500:
-        raise RetryableCallbackError(
-            f"Intercom answered {status}", retry_after=_retry_after(response)
-        )
+        raise IntercomRetryable(f"Intercom answered {status}", retry_after=_retry_after(response))
     if status == 404:
         return CallbackResult(
             CallbackOutcome.EXPIRED, status, message or "This HITL request has expired"

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bot.domain import AuthorType, Step
 from bot.intercom.links import intercom_app_url
-from bot.settings import normalise_origin
+from bot.intercom.origins import normalise_origin
 from bot.untrusted import storable
 
 HITL_TOPIC = "procedure.hitl_notification.created"

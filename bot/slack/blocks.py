@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import urllib.parse
 from collections.abc import Sequence
 from typing import Any
@@ -12,6 +11,7 @@ from bot.domain import Answer, Attribute, DataType, Step, StepRecord, StepState
 from bot.intercom.links import inbox_link
 from bot.slack.conversation import assignee_text, message_text
 from bot.slack.form import attribute_label, procedure_title
+from bot.slack.mentions import mention
 from bot.slack.text import (
     BUTTON_TEXT_MAX,
     BUTTON_VALUE_MAX,
@@ -141,15 +141,6 @@ _QUESTION_SHOWN_MAX = 2500
 _QUESTION_IN_LIST_MAX = 200
 _LATEST_SHOWN_MAX = 700
 _REASON_SHOWN_MAX = 500
-
-_SLACK_USER_ID = re.compile(r"[UW][A-Z0-9]{1,30}")
-
-
-def mention(user_id: str) -> str:
-    """`<@U…>` for a real Slack user id; anything else is shown as escaped text."""
-    if _SLACK_USER_ID.fullmatch(user_id):
-        return f"<@{user_id}>"
-    return mrkdwn_text(user_id, _ID_SHOWN_MAX)
 
 
 def _link(url: str, safe_label: str) -> str:

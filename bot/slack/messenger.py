@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import StepRecord
+from bot.errors import Permanent, Retryable
 from bot.metrics import Metrics
 from bot.redact import NO_SECRETS, Redactor
 from bot.slack.blocks import step_message
@@ -43,21 +44,16 @@ _FIXABLE_ERRORS = frozenset(
 )
 
 
-class SlackRetryable(Exception):
-    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
+class SlackRetryable(Retryable):
+    """A Slack call failed in a way time or an operator can fix."""
 
 
 class SlackRateLimited(SlackRetryable):
     """Slack answered 429: the call did nothing."""
 
 
-class SlackPermanent(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+class SlackPermanent(Permanent):
+    """Slack refused the call for good."""
 
 
 # How far back `find_step_message` reads: the channel is the bot's, so a post lost

@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.domain import Step, StepRecord, StepState
 from bot.intercom.links import inbox_link
-from bot.slack.blocks import mention
+from bot.slack.mentions import mention
 from bot.slack.text import escape_mrkdwn, mrkdwn_text, plain_text
 
 UNANSWERABLE = "This step can't be answered from Slack ({reason}). Answer it in Intercom{where}."

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.domain import StepRecord, StepState
-from bot.slack.blocks import mention
 from bot.slack.form import attribute_label
+from bot.slack.mentions import mention
 from bot.slack.text import mrkdwn_text
 
 # User-facing strings of the thread trail. `{…}` fields are filled with safe mrkdwn.

@@ -1,5 +1,7 @@
 """Durable state: steps, the one answer each, and the jobs that act on them."""
 
-from bot.store.sql import ClaimResult, Job, JobKind, QueuedJob, SqlStore
+from bot.store.jobs import Job, QueuedJob
+from bot.store.sql import SqlStore
+from bot.store.steps import ClaimResult
 
-__all__ = ["ClaimResult", "Job", "JobKind", "QueuedJob", "SqlStore"]
+__all__ = ["ClaimResult", "Job", "QueuedJob", "SqlStore"]

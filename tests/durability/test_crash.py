@@ -13,9 +13,8 @@ from collections import Counter
 
 import aiohttp
 
-from bot.domain import StepState
+from bot.domain import JobKind, StepState
 from bot.fakes.intercom import Reply
-from bot.store import JobKind
 
 from .conftest import BotFactory, Fakes
 from .driver import click, hitl_delivery, send_webhook, step_id_of

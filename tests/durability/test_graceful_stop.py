@@ -9,9 +9,8 @@ import time
 
 import aiohttp
 
-from bot.domain import StepState
+from bot.domain import JobKind, StepState
 from bot.fakes.intercom import Reply
-from bot.store import JobKind
 
 from .conftest import BotFactory, Fakes
 from .driver import click, hitl_delivery, step_id_of

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.errors import Retryable
 from bot.store import Job, SqlStore
-from bot.worker import RetryLater, Worker, backoff_delay
+from bot.worker import Worker, backoff_delay
 from tests.store.factories import make_step
 
 from .helpers import wait_until
@@ -129,7 +130,7 @@ async def test_stop_lets_a_running_job_finish_within_the_grace(store: SqlStore) 
 
 async def test_retry_later_waits_the_delay_the_server_asked_for(store: SqlStore) -> None:
     async def limited(job: Job) -> None:
-        raise RetryLater("ratelimited", delay=5)
+        raise Retryable("ratelimited", retry_after=5)
 
     worker = _worker(store, limited)
     await store.add_steps([make_step()], time.time())
@@ -159,7 +160,7 @@ async def test_each_retry_runs_when_due_not_at_the_next_poll(store: SqlStore) ->
     async def paced(job: Job) -> None:
         if job.step_id not in first_run:
             first_run[job.step_id] = time.monotonic()
-            raise RetryLater("ratelimited", delay=delays[len(first_run) - 1])
+            raise Retryable("ratelimited", retry_after=delays[len(first_run) - 1])
         runs[job.step_id] = time.monotonic() - first_run[job.step_id]
 
     worker = Worker(store, {"post": paced}, owner="me", poll_interval=1.0, lease=5.0)

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from bot.domain import JobKind
 from bot.fakes.local_stack import LocalStack
-from bot.store import JobKind
 
 from .helpers import (
     post_new_step,

@@ -14,7 +14,8 @@ from sqlalchemy.exc import DataError
 from bot.domain import Step
 from bot.fakes.local_stack import LocalStack
 from bot.intake import MAX_YIELD_SECONDS, QUIET_SECONDS, IntakeClosed, StepIntake
-from bot.store import SqlStore, sql
+from bot.lifecycle import FollowUp
+from bot.store import SqlStore, outbox
 from tests.store.factories import make_step
 
 from .helpers import fresh_payload, posts_for, step_id_of, wait_posted
@@ -68,12 +69,12 @@ async def test_store_failure_answers_503_and_leaves_nothing_half_stored(
     payloads = [fresh_payload(stack) for _ in range(10)]
     # The steps' INSERT succeeds; the jobs' INSERT that follows in the same transaction
     # fails (a job row without its step_id), so the whole transaction must roll back.
-    real_new_job = sql._new_job
+    real_job_row = outbox.job_row
 
-    def broken_new_job(step_id: str, kind: str, run_at: float) -> tuple[Any, ...]:
-        return (None, *real_new_job(step_id, kind, run_at)[1:])
+    def broken_job_row(step_id: str, follow_up: FollowUp) -> tuple[Any, ...]:
+        return (None, *real_job_row(step_id, follow_up)[1:])
 
-    monkeypatch.setattr(sql, "_new_job", broken_new_job)
+    monkeypatch.setattr(outbox, "job_row", broken_job_row)
     answers = await asyncio.gather(*(stack.send_webhook(p) for p in payloads))
 
     assert [a.status for a in answers] == [503] * 10
@@ -82,7 +83,7 @@ async def test_store_failure_answers_503_and_leaves_nothing_half_stored(
     assert await stack.store.list_jobs() == []
 
     # Intercom's retries, once the store works again, store and post each step once.
-    monkeypatch.setattr(sql, "_new_job", real_new_job)
+    monkeypatch.setattr(outbox, "job_row", real_job_row)
     answers = await asyncio.gather(*(stack.send_webhook(p) for p in payloads))
     assert [a.status for a in answers] == [200] * 10
     for payload in payloads:

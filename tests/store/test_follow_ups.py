@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from bot.domain import Step, StepState
-from bot.store import JobKind, SqlStore
+from bot.domain import JobKind, Step, StepState
+from bot.lifecycle import Effects, FollowUp, Lifecycle
+from bot.store import SqlStore
 
 from .factories import make_answer, make_step
 
 NOW = 1_000.0
+REMIND_IN_60 = Lifecycle(remind_after=60).posted(NOW)
 
 
 async def _drain(store: SqlStore) -> None:
@@ -36,7 +38,7 @@ async def test_settling_adds_the_follow_up_jobs_once(store: SqlStore) -> None:
         None,
         NOW,
         from_states=(StepState.SUBMITTED,),
-        then=(JobKind.TRAIL, JobKind.NOTE),
+        effects=Lifecycle(audit_notes=True).settled(step, StepState.ANSWERED, NOW),
     )
     again = await store.settle(
         step.step_id,
@@ -44,7 +46,7 @@ async def test_settling_adds_the_follow_up_jobs_once(store: SqlStore) -> None:
         None,
         NOW,
         from_states=(StepState.SUBMITTED,),
-        then=(JobKind.TRAIL, JobKind.NOTE),
+        effects=Lifecycle(audit_notes=True).settled(step, StepState.ANSWERED, NOW),
     )
 
     assert (first, again) == (True, False)
@@ -55,8 +57,8 @@ async def test_settling_adds_the_follow_up_jobs_once(store: SqlStore) -> None:
 async def test_posting_schedules_the_first_reminder_once(store: SqlStore) -> None:
     step = await _stored_step(store)
 
-    await store.mark_posted(step.step_id, "C1", "1.0001", None, remind_at=NOW + 60)
-    await store.mark_posted(step.step_id, "C1", "1.0001", None, remind_at=NOW + 60)
+    await store.mark_posted(step.step_id, "C1", "1.0001", None, effects=REMIND_IN_60)
+    await store.mark_posted(step.step_id, "C1", "1.0001", None, effects=REMIND_IN_60)
 
     reminders = [j.run_at for j in await store.list_jobs(step.step_id) if j.kind == JobKind.REMIND]
     assert reminders == [NOW + 60]
@@ -65,9 +67,9 @@ async def test_posting_schedules_the_first_reminder_once(store: SqlStore) -> Non
 async def test_a_reminder_counts_and_schedules_the_next_only_while_open(store: SqlStore) -> None:
     step = await _stored_step(store)
 
-    await store.reminder_sent(step.step_id, NOW + 60)
+    await store.reminder_sent(step.step_id, Effects((FollowUp(JobKind.REMIND, NOW + 60),)))
     await store.claim_answer(step.step_id, make_answer(), NOW)
-    await store.reminder_sent(step.step_id, NOW + 120)
+    await store.reminder_sent(step.step_id, Effects((FollowUp(JobKind.REMIND, NOW + 120),)))
 
     record = await store.get(step.step_id)
     assert record is not None
@@ -78,8 +80,15 @@ async def test_a_reminder_counts_and_schedules_the_next_only_while_open(store: S
 
 async def test_settling_drops_waiting_reminders(store: SqlStore) -> None:
     step = await _stored_step(store)
-    await store.mark_posted(step.step_id, "C1", "1.0001", None, remind_at=NOW + 60)
+    await store.mark_posted(step.step_id, "C1", "1.0001", None, effects=REMIND_IN_60)
 
-    await store.settle(step.step_id, StepState.EXPIRED, None, NOW, from_states=(StepState.POSTED,))
+    await store.settle(
+        step.step_id,
+        StepState.EXPIRED,
+        None,
+        NOW,
+        from_states=(StepState.POSTED,),
+        effects=Lifecycle().settled(step, StepState.EXPIRED, NOW),
+    )
 
     assert JobKind.REMIND not in [j.kind for j in await store.list_jobs(step.step_id)]

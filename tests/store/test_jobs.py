@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from bot.domain import StepState
-from bot.store import Job, JobKind, SqlStore
+from bot.domain import JobKind, StepState
+from bot.lifecycle import Effects, FollowUp, Lifecycle
+from bot.store import Job, SqlStore
 
 from .factories import make_answer, make_step
 
@@ -178,7 +179,12 @@ async def test_news_for_a_step_queues_one_refresh(store: SqlStore) -> None:
     await store.add_steps([step], NOW)
     await store.claim_answer(step.step_id, make_answer(), NOW)
     await store.settle(
-        step.step_id, StepState.ANSWERED, None, NOW, from_states=(StepState.SUBMITTED,)
+        step.step_id,
+        StepState.ANSWERED,
+        None,
+        NOW,
+        from_states=(StepState.SUBMITTED,),
+        effects=Lifecycle().settled(step, StepState.ANSWERED, NOW),
     )
     kinds = Counter(j.kind for j in await store.list_jobs(step.step_id))
     assert kinds[JobKind.REFRESH] == 1
@@ -195,7 +201,12 @@ async def test_news_brings_forward_a_refresh_that_is_backing_off(store: SqlStore
     (refresh,) = await store.claim_jobs("a", NOW, LEASE, 10)
     await store.retry_job(refresh.id, "a", NOW + 300, "Slack answered 503")
     await store.settle(
-        step.step_id, StepState.ANSWERED, None, NOW + 1, from_states=(StepState.SUBMITTED,)
+        step.step_id,
+        StepState.ANSWERED,
+        None,
+        NOW + 1,
+        from_states=(StepState.SUBMITTED,),
+        effects=Effects((FollowUp(JobKind.REFRESH, NOW + 1),)),
     )
     assert [(j.id, j.run_at) for j in await store.list_jobs(step.step_id)] == [
         (refresh.id, NOW + 1)

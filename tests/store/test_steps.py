@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.domain import StepState
-from bot.store import JobKind, SqlStore
+from bot.domain import JobKind, StepState
+from bot.lifecycle import Lifecycle
+from bot.store import SqlStore
 
 from .factories import make_answer, make_step
 
@@ -138,7 +139,12 @@ async def test_post_that_lands_after_the_step_moved_on_queues_a_refresh(store: S
     step = make_step()
     await store.add_steps([step], NOW)
     await store.settle(
-        step.step_id, StepState.EXPIRED, None, NOW, from_states=(StepState.RECEIVED,)
+        step.step_id,
+        StepState.EXPIRED,
+        None,
+        NOW,
+        from_states=(StepState.RECEIVED,),
+        effects=Lifecycle().settled(step, StepState.EXPIRED, NOW),
     )
     while claimed := await store.claim_jobs("me", NOW, 30, 10):
         for job in claimed:  # the post (now moot) and the refresh settle queued: done

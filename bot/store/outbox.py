@@ -1,0 +1,62 @@
+"""Writes a transition's effects (bot/lifecycle.py) as job rows, inside the transition's
+own transaction: the store's one way of adding jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from bot.lifecycle import COALESCED, Effects, FollowUp
+from bot.store.schema import jobs
+
+# The columns of a job not yet attempted, in the order `job_row` gives them.
+NEW_JOB_COLUMNS = ("step_id", "kind", "run_at", "attempts", "created_at")
+_ADD_JOBS = jobs.insert()
+
+
+def job_row(step_id: str, follow_up: FollowUp) -> tuple[Any, ...]:
+    """A job not yet attempted, in NEW_JOB_COLUMNS order; it counts its age from `run_at`."""
+    return (step_id, follow_up.kind.value, follow_up.run_at, 0, follow_up.run_at)
+
+
+def write(conn: Connection, step_id: str, effects: Effects) -> None:
+    """Adds the jobs and drops waiting ones as `effects` says. Callers hold the step's row
+    (they have just changed or locked it), so two transactions cannot both find no
+    coalesced job waiting and both add one."""
+    if effects.drop:
+        conn.execute(
+            jobs.delete().where(
+                jobs.c.step_id == step_id,
+                jobs.c.kind.in_([kind.value for kind in effects.drop]),
+                jobs.c.locked_by.is_(None),
+            )
+        )
+    # In the order given: a step's jobs run one at a time, oldest first.
+    for follow_up in effects.jobs:
+        if follow_up.kind in COALESCED:
+            _coalesce(conn, step_id, follow_up)
+        else:
+            _add(conn, step_id, [follow_up])
+
+
+def _add(conn: Connection, step_id: str, follow_ups: Sequence[FollowUp]) -> None:
+    if follow_ups:
+        rows = [dict(zip(NEW_JOB_COLUMNS, job_row(step_id, f), strict=True)) for f in follow_ups]
+        conn.execute(_ADD_JOBS, rows)
+
+
+def _coalesce(conn: Connection, step_id: str, follow_up: FollowUp) -> None:
+    waiting = conn.execute(
+        select(jobs.c.id, jobs.c.run_at).where(
+            jobs.c.step_id == step_id,
+            jobs.c.kind == follow_up.kind.value,
+            jobs.c.locked_by.is_(None),
+        )
+    ).first()
+    if waiting is None:
+        _add(conn, step_id, [follow_up])
+    elif waiting.run_at > follow_up.run_at:
+        # One backing off after a failure: the news should not wait for it.
+        conn.execute(update(jobs).where(jobs.c.id == waiting.id).values(run_at=follow_up.run_at))

@@ -1,0 +1,385 @@
+"""Step rows: storing what Intercom sent, its one answer, where its message is, how it
+settled; and the reads the lists need. Every transition writes the jobs it is handed
+(bot/lifecycle.py) in its own transaction, through bot/store/outbox.py.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Table, func, select, text, update
+from sqlalchemy.dialects import sqlite
+
+from bot import lifecycle
+from bot.domain import Answer, Step, StepRecord, StepState
+from bot.lifecycle import NOTHING, Effects
+from bot.store import outbox
+from bot.store.base import StoreBase
+from bot.store.schema import jobs, steps
+
+OPEN_STATES = (StepState.RECEIVED.value, StepState.POSTED.value)
+# Ids per `IN (…)`: well inside SQLite's 32,766 bound parameters.
+_IN_BATCH = 500
+
+# The jobs a batch of new steps starts with, per step.
+FollowUps = Callable[[Step, float], Effects]
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    """Whether this answer won the step, and the step as it now stands."""
+
+    won: bool
+    record: StepRecord | None
+
+
+def record_of(row: Any) -> StepRecord:
+    return StepRecord(
+        step=Step.model_validate_json(row.step_json),
+        state=StepState(row.state),
+        received_at=row.received_at,
+        channel_id=row.channel_id,
+        message_ts=row.message_ts,
+        permalink=row.permalink,
+        answer=Answer.model_validate_json(row.answer_json) if row.answer_json else None,
+        outcome_detail=row.outcome_detail,
+        settled_at=row.settled_at,
+        reminders_sent=row.reminders_sent,
+    )
+
+
+# How a batch of new steps is stored (the webhook's hot path), per backend.
+#
+# SQLite: the batch's transaction holds the write lock (BEGIN IMMEDIATE), so "which of
+# these exist?" then a plain executemany INSERT is race-free, and costs 4 driver calls per
+# batch where INSERT … RETURNING costs one per row (about 5x the CPU per step, measured).
+# Those calls go straight to the driver with tuples: SQLAlchemy's executemany cost about
+# 50 µs more of CPU per step, holding the GIL the event loop needs to answer webhooks.
+# The SQL is compiled once from the same tables, so it cannot drift from the schema.
+_NEW_STEP_COLUMNS = (
+    "step_id",
+    "conversation_id",
+    "state",
+    "step_json",
+    "received_at",
+    "expires_at",
+)
+
+
+def _sqlite_insert(table: Table, columns: Sequence[str]) -> str:
+    return str(table.insert().compile(dialect=sqlite.dialect(), column_keys=list(columns)))
+
+
+_SQLITE_ADD_STEPS = _sqlite_insert(steps, _NEW_STEP_COLUMNS)
+_SQLITE_ADD_JOBS = _sqlite_insert(jobs, outbox.NEW_JOB_COLUMNS)
+
+# PostgreSQL: one statement, so a batch costs three round trips (BEGIN, this, COMMIT),
+# each awaited on the event loop, where separate INSERTs for steps and jobs cost four.
+# Steps another instance stored first are skipped (ON CONFLICT); the jobs of the rest are
+# inserted by the second data-modifying CTE, which PostgreSQL runs to completion though
+# nothing reads it. The batch travels as arrays, so the text never changes and asyncpg
+# prepares it once. Its column names are checked by the store tests on PostgreSQL.
+_POSTGRES_ADD_STEPS = text(
+    """
+    WITH new AS (
+        INSERT INTO steps (step_id, conversation_id, state, step_json, received_at, expires_at)
+        SELECT s.step_id, s.conversation_id, :state, s.step_json, :now, s.expires_at
+        FROM unnest(
+            CAST(:step_ids AS text[]),
+            CAST(:conversation_ids AS text[]),
+            CAST(:step_jsons AS text[]),
+            CAST(:expires AS bigint[])
+        ) AS s(step_id, conversation_id, step_json, expires_at)
+        ON CONFLICT (step_id) DO NOTHING
+        RETURNING step_id
+    ), new_jobs AS (
+        INSERT INTO jobs (step_id, kind, run_at, attempts, created_at)
+        SELECT j.step_id, j.kind, j.run_at, 0, j.run_at
+        FROM unnest(
+            CAST(:job_step_ids AS text[]),
+            CAST(:job_kinds AS text[]),
+            CAST(:job_run_ats AS double precision[])
+        ) AS j(step_id, kind, run_at)
+        JOIN new ON new.step_id = j.step_id
+    )
+    SELECT step_id FROM new
+    """
+)
+
+
+def _add_new_steps_sqlite(
+    conn: Connection, rows: list[tuple[Any, ...]], job_rows: list[tuple[Any, ...]]
+) -> set[str]:
+    """Inserts the rows (in _NEW_STEP_COLUMNS order) whose step is not stored yet, with
+    their jobs (in outbox.NEW_JOB_COLUMNS order); returns their step ids."""
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    wanted = [row[0] for row in rows]
+    marks = ",".join("?" * len(wanted))  # only placeholders are formatted in
+    found = driver.execute(f"SELECT step_id FROM steps WHERE step_id IN ({marks})", wanted)  # noqa: S608
+    stored = {step_id for (step_id,) in found}
+    new_rows = [row for row in rows if row[0] not in stored]
+    if not new_rows:
+        return set()
+    driver.executemany(_SQLITE_ADD_STEPS, new_rows)
+    driver.executemany(_SQLITE_ADD_JOBS, [job for job in job_rows if job[0] not in stored])
+    return {row[0] for row in new_rows}
+
+
+def _add_new_steps_postgres(
+    conn: Connection, rows: list[tuple[Any, ...]], job_rows: list[tuple[Any, ...]], now: float
+) -> set[str]:
+    """As `_add_new_steps_sqlite`, in one statement."""
+    step_ids, conversation_ids, states, step_jsons, _, expires = zip(*rows, strict=True)
+    job_columns = list(zip(*job_rows, strict=True)) if job_rows else [(), (), ()]
+    found = conn.execute(
+        _POSTGRES_ADD_STEPS,
+        {
+            "step_ids": list(step_ids),
+            "conversation_ids": list(conversation_ids),
+            "step_jsons": list(step_jsons),
+            "expires": list(expires),
+            "state": states[0],
+            "now": now,
+            "job_step_ids": list(job_columns[0]),
+            "job_kinds": list(job_columns[1]),
+            "job_run_ats": list(job_columns[2]),
+        },
+    )
+    return set(found.scalars())
+
+
+def _step_row(conn: Connection, step_id: str) -> Any:
+    return conn.execute(select(steps).where(steps.c.step_id == step_id)).first()
+
+
+class StepRows(StoreBase):
+    async def add_steps(
+        self,
+        new_steps: Sequence[Step],
+        now: float,
+        follow_ups: FollowUps = lifecycle.received,
+    ) -> list[bool]:
+        """Stores steps not seen before, each with the jobs `follow_ups` gives it.
+
+        Returns, per step, whether it was new: a retried delivery changes nothing.
+        One transaction whatever the number of steps (the webhook intake commits
+        concurrent deliveries together), with a fixed few statements sent as batches.
+        """
+        if not new_steps:
+            return []
+        unique = {step.step_id: step for step in new_steps}
+        received = StepState.RECEIVED.value
+        rows = [  # in _NEW_STEP_COLUMNS order
+            (
+                step.step_id,
+                step.conversation_id,
+                received,
+                step.model_dump_json(),
+                now,
+                step.expires_at,
+            )
+            for step in unique.values()
+        ]
+        job_rows = [
+            outbox.job_row(step.step_id, follow_up)
+            for step in unique.values()
+            for follow_up in follow_ups(step, now).jobs
+        ]
+
+        def work(conn: Connection) -> set[str]:
+            if self._dialect == "postgresql":
+                return _add_new_steps_postgres(conn, rows, job_rows, now)
+            return _add_new_steps_sqlite(conn, rows, job_rows)
+
+        inserted = await self._write(work)
+        seen: set[str] = set()
+        result = []
+        for step in new_steps:
+            result.append(step.step_id in inserted and step.step_id not in seen)
+            seen.add(step.step_id)
+        return result
+
+    async def get(self, step_id: str) -> StepRecord | None:
+        row = await self._read(lambda conn: _step_row(conn, step_id))
+        return record_of(row) if row else None
+
+    async def get_many(self, step_ids: Sequence[str]) -> dict[str, StepRecord]:
+        """The stored steps among `step_ids`, by id (in batches the drivers accept)."""
+        batches = [
+            list(step_ids[start : start + _IN_BATCH])
+            for start in range(0, len(step_ids), _IN_BATCH)
+        ]
+
+        def work(conn: Connection) -> list[Any]:
+            rows: list[Any] = []
+            for batch in batches:
+                rows += conn.execute(select(steps).where(steps.c.step_id.in_(batch))).all()
+            return rows
+
+        return {row.step_id: record_of(row) for row in await self._read(work)}
+
+    async def claim_answer(
+        self, step_id: str, answer: Answer, now: float, effects: Effects | None = None
+    ) -> ClaimResult:
+        """Compare-and-set: the first answer for an open step wins (and its `effects`,
+        by default delivering it, are written); later ones see the winner."""
+        answer_json = answer.model_dump_json()
+        then = effects if effects is not None else lifecycle.answer_claimed(now)
+
+        def work(conn: Connection) -> tuple[bool, Any]:
+            changed = conn.execute(
+                update(steps)
+                .where(steps.c.step_id == step_id, steps.c.state.in_(OPEN_STATES))
+                .values(
+                    state=StepState.SUBMITTED.value,
+                    answer_json=answer_json,
+                    answered_by=answer.user_id,
+                )
+            )
+            won = changed.rowcount == 1
+            if won:
+                outbox.write(conn, step_id, then)
+            return won, _step_row(conn, step_id)
+
+        won, row = await self._write(work)
+        return ClaimResult(won=won, record=record_of(row) if row else None)
+
+    async def mark_posted(
+        self,
+        step_id: str,
+        channel_id: str,
+        message_ts: str,
+        permalink: str | None,
+        *,
+        effects: Effects = NOTHING,
+    ) -> StepRecord | None:
+        """Remembers where the request message is; a step still `received` becomes
+        `posted` and its `effects` are written (once: only that move writes them). A step
+        that moved on meanwhile gets its message refreshed instead."""
+
+        def work(conn: Connection) -> Any:
+            row = conn.execute(
+                select(steps.c.state).where(steps.c.step_id == step_id).with_for_update()
+            ).first()
+            if row is None:
+                return None
+            values: dict[str, Any] = {
+                "channel_id": channel_id,
+                "message_ts": message_ts,
+                "permalink": permalink,
+            }
+            if row.state == StepState.RECEIVED.value:
+                values["state"] = StepState.POSTED.value
+                outbox.write(conn, step_id, effects)
+            else:
+                outbox.write(conn, step_id, lifecycle.moved_on_while_posting())
+            conn.execute(update(steps).where(steps.c.step_id == step_id).values(values))
+            return _step_row(conn, step_id)
+
+        fresh = await self._write(work)
+        return record_of(fresh) if fresh else None
+
+    async def settle(
+        self,
+        step_id: str,
+        state: StepState,
+        detail: str | None,
+        now: float,
+        *,
+        from_states: Sequence[StepState],
+        effects: Effects = NOTHING,
+    ) -> bool:
+        """Moves a step to a settled state if it is still in one of `from_states`, writing
+        `effects` in the same transaction (so they exist exactly once per settling)."""
+
+        def work(conn: Connection) -> bool:
+            changed = conn.execute(
+                update(steps)
+                .where(
+                    steps.c.step_id == step_id,
+                    steps.c.state.in_([s.value for s in from_states]),
+                )
+                .values(state=state.value, outcome_detail=detail, settled_at=now)
+            )
+            if changed.rowcount != 1:
+                return False
+            outbox.write(conn, step_id, effects)
+            return True
+
+        return await self._write(work)
+
+    async def reminder_sent(self, step_id: str, effects: Effects = NOTHING) -> None:
+        """Counts a posted reminder; writes `effects` (the next reminder) if still open."""
+
+        def work(conn: Connection) -> None:
+            changed = conn.execute(
+                update(steps)
+                .where(steps.c.step_id == step_id)
+                .values(reminders_sent=steps.c.reminders_sent + 1)
+                .returning(steps.c.state)
+            )
+            if changed.scalar_one_or_none() in OPEN_STATES:
+                outbox.write(conn, step_id, effects)
+
+        await self._write(work)
+
+    # Reads for the lists ------------------------------------------------------------
+
+    async def settled_since(self, since: float) -> list[StepRecord]:
+        """Steps answered or expired at or after `since` (for `/hitl stats`)."""
+        settled = (StepState.ANSWERED.value, StepState.EXPIRED.value)
+        query = select(steps).where(steps.c.state.in_(settled), steps.c.settled_at >= since)
+        rows = await self._read(lambda conn: conn.execute(query).all())
+        return [record_of(row) for row in rows]
+
+    async def answered_by(self, user_id: str, limit: int) -> list[StepRecord]:
+        """The steps `user_id`'s answer won, newest first."""
+        query = (
+            select(steps)
+            .where(steps.c.answered_by == user_id)
+            .order_by(steps.c.received_at.desc())
+            .limit(limit)
+        )
+        rows = await self._read(lambda conn: conn.execute(query).all())
+        return [record_of(row) for row in rows]
+
+    async def pending(self, limit: int) -> tuple[list[StepRecord], int]:
+        """The newest open steps (at most `limit`) and how many are open in all."""
+        count = select(func.count()).select_from(steps).where(steps.c.state.in_(OPEN_STATES))
+        newest = (
+            select(steps)
+            .where(steps.c.state.in_(OPEN_STATES))
+            .order_by(steps.c.received_at.desc())
+            .limit(limit)
+        )
+
+        def work(conn: Connection) -> tuple[Any, Sequence[Any]]:
+            return conn.execute(count).scalar_one(), conn.execute(newest).all()
+
+        total, rows = await self._read(work)
+        return [record_of(row) for row in rows], int(total)
+
+    async def open_step_ids(self) -> list[str]:
+        """Every open step's id, newest first (for lists filtered step by step)."""
+        query = (
+            select(steps.c.step_id)
+            .where(steps.c.state.in_(OPEN_STATES))
+            .order_by(steps.c.received_at.desc())
+        )
+        return await self._read(lambda conn: list(conn.execute(query).scalars()))
+
+    async def state_counts(self) -> dict[StepState, int]:
+        """How many steps are in each state (states with none are left out)."""
+        query = select(steps.c.state, func.count()).group_by(steps.c.state)
+        rows = await self._read(lambda conn: conn.execute(query).all())
+        return {StepState(state): int(count) for state, count in rows}
+
+    async def oldest_open_received_at(self) -> float | None:
+        """When the longest-waiting open step arrived; None when no step is open."""
+        query = select(func.min(steps.c.received_at)).where(steps.c.state.in_(OPEN_STATES))
+        oldest = await self._read(lambda conn: conn.execute(query).scalar_one_or_none())
+        return float(oldest) if oldest is not None else None
