@@ -136,7 +136,7 @@ def create_app(
         clock=clock,
         yield_to=intake.quiet,
     )
-    interactions = Interactions(store, worker.wake, clock=clock, metrics=metrics, router=router)
+    interactions = Interactions(store, worker.wake, router=router, metrics=metrics, clock=clock)
     bolt = _bolt(settings, listeners_slack)
     interactions.register(bolt)
 

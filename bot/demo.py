@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.fakes.local_stack import CHANNEL_ID, LocalStack
 from bot.samples import HITL_SAMPLES, load_sample
-from bot.slack.blocks import block_kit_builder_url
+from bot.slack.kit import block_kit_builder_url
 
 # What the scripted teammate types into each kind of form element.
 _SCRIPTED_TEXT = "Approved in the demo"

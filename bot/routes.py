@@ -52,10 +52,10 @@ class IntercomWebhook:
         *,
         client_secret: str,
         allowed_origins: list[str],
-        metrics: Metrics | None = None,
+        metrics: Metrics,
         body_timeout: float = DEFAULT_BODY_TIMEOUT_SECONDS,
     ) -> None:
-        self._metrics = metrics or Metrics()
+        self._metrics = metrics
         self._body_timeout = body_timeout
         self._intake = intake
         self._wake_worker = wake_worker

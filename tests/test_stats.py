@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.domain import Answer, AnswerValue, StepRecord, StepState
-from bot.slack.blocks import stats_message
+from bot.slack.lists import stats_message
 from bot.stats import ProcedureStats, percentile, procedure_stats
 
 from .slack.helpers import assert_message_within_limits, make_attribute, make_step

@@ -97,11 +97,11 @@ class IntercomClient:
         http: httpx.AsyncClient,
         access_token: str,
         *,
-        metrics: Metrics | None = None,
+        metrics: Metrics,
         redactor: Redactor | None = None,
     ) -> None:
         self._http = http
-        self._metrics = metrics or Metrics()
+        self._metrics = metrics
         # Intercom's error messages end up on Slack messages: its own token at least (an
         # echoed request would carry it) never does.
         self._redactor = redactor or Redactor([access_token])

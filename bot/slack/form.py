@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from datetime import UTC, datetime
@@ -10,6 +9,7 @@ from enum import Enum
 from typing import Any
 
 from bot.domain import AnswerValue, Attribute, DataType, Option, Step
+from bot.slack import ids
 from bot.slack.conversation import assignee_text, message_text
 from bot.slack.text import (
     HINT_MAX,
@@ -31,15 +31,6 @@ from bot.slack.text import (
     truncate,
 )
 from bot.untrusted import storable
-
-CALLBACK_ID = "hitl.submit"
-BLOCK_ID_PREFIX = "hitl.attr."
-VALUE_ACTION_PREFIX = "hitl.value."
-OPTIONS_ACTION_PREFIX = "hitl.options."
-# What the Bolt options listener matches; only external selects load options.
-OPTIONS_ACTION_PATTERN = r"^hitl\.options\."
-COMMENT_BLOCK_ID = "hitl.comment"
-COMMENT_ACTION_ID = "hitl.comment.value"
 
 # User-facing strings of the form.
 TITLE = "Answer Fin"
@@ -129,23 +120,20 @@ def _field(attribute: Attribute) -> _Field:
 
 def block_id(index: int) -> str:
     """The input block of the attribute at `index` in `step.attributes`."""
-    return f"{BLOCK_ID_PREFIX}{index}"
+    return ids.attribute_block(index)
 
 
 def action_id(index: int, attribute: Attribute) -> str:
     """The action id of the attribute's element (external selects load options by it)."""
     if _field(attribute) is _Field.EXTERNAL_SELECT:
-        return f"{OPTIONS_ACTION_PREFIX}{index}"
-    return f"{VALUE_ACTION_PREFIX}{index}"
+        return ids.options_action(index)
+    return ids.value_action(index)
 
 
 def options_attribute(step: Step, options_action_id: str) -> Attribute | None:
     """The list attribute an external select's options load is for, if any."""
-    raw_index = options_action_id.removeprefix(OPTIONS_ACTION_PREFIX)
-    if raw_index == options_action_id or not _INDEX_RE.fullmatch(raw_index):
-        return None
-    index = int(raw_index)
-    if index >= len(step.attributes):
+    index = ids.options_index(options_action_id)
+    if index is None or index >= len(step.attributes):
         return None
     attribute = step.attributes[index]
     return attribute if _field(attribute) is _Field.EXTERNAL_SELECT else None
@@ -153,20 +141,10 @@ def options_attribute(step: Step, options_action_id: str) -> Attribute | None:
 
 def private_metadata(step: Step) -> str:
     """What the modal carries back to the submission: the step's id."""
-    metadata = json.dumps({"step_id": step.step_id}, separators=(",", ":"))
+    metadata = ids.private_metadata(step.step_id)
     if len(metadata) > PRIVATE_METADATA_MAX:
         raise ValueError(f"step id too long for a modal's private_metadata: {len(metadata)}")
     return metadata
-
-
-def step_id_from_metadata(metadata: str) -> str | None:
-    """The step id `build_form_view` put in the modal, or None if it is not ours."""
-    try:
-        decoded = json.loads(metadata)
-    except ValueError:
-        return None
-    step_id = decoded.get("step_id") if isinstance(decoded, dict) else None
-    return step_id if isinstance(step_id, str) else None
 
 
 def attribute_label(attribute: Attribute) -> str:
@@ -272,15 +250,17 @@ def _intro_blocks(step: Step) -> list[dict[str, Any]]:
     lines = [f"{PRIORITY} · *{procedure}*" if step.is_priority else f"*{procedure}*"]
     assigned = assignee_text(step)
     lines.append(f"{conversation} · {assigned}" if assigned else conversation)
-    blocks: list[dict[str, Any]] = [_form_section("hitl.intro", "\n".join(lines))]
+    blocks: list[dict[str, Any]] = [_form_section(ids.block("intro"), "\n".join(lines))]
     if step.hitl_question and step.hitl_question.strip():
         question = mrkdwn_text(step.hitl_question.strip(), _QUESTION_SHOWN_MAX)
-        blocks.append(_form_section("hitl.question", QUESTION.format(question=question)))
+        blocks.append(_form_section(ids.block("question"), QUESTION.format(question=question)))
     if step.recent_messages:
         heading = RECENT_HEADING.format(count=len(step.recent_messages))
-        blocks.append(_form_section("hitl.recent", heading))
+        blocks.append(_form_section(ids.block("recent"), heading))
         blocks += [
-            _form_section(f"hitl.recent.{index}", message_text(message, _MESSAGE_SHOWN_MAX))
+            _form_section(
+                ids.block("recent", str(index)), message_text(message, _MESSAGE_SHOWN_MAX)
+            )
             for index, message in enumerate(step.recent_messages)
         ]
     return blocks
@@ -308,7 +288,7 @@ def build_form_view(step: Step) -> dict[str, Any]:
         inputs.append(_comment_block())
     return {
         "type": "modal",
-        "callback_id": CALLBACK_ID,
+        "callback_id": ids.SUBMIT,
         "private_metadata": private_metadata(step),
         "title": plain_text(TITLE, VIEW_TITLE_MAX),
         "submit": plain_text(SUBMIT, VIEW_SUBMIT_MAX),
@@ -320,13 +300,13 @@ def build_form_view(step: Step) -> dict[str, Any]:
 def _comment_block() -> dict[str, Any]:
     return {
         "type": "input",
-        "block_id": COMMENT_BLOCK_ID,
+        "block_id": ids.COMMENT_BLOCK,
         "label": plain_text(COMMENT_LABEL, LABEL_MAX),
         "hint": plain_text(COMMENT_HINT, HINT_MAX),
         "optional": True,
         "element": {
             "type": "plain_text_input",
-            "action_id": COMMENT_ACTION_ID,
+            "action_id": ids.COMMENT_ACTION,
             "multiline": True,
             "max_length": PLAIN_TEXT_INPUT_MAX,
         },
@@ -335,8 +315,8 @@ def _comment_block() -> dict[str, Any]:
 
 def comment_of(state_values: dict[str, Any]) -> str | None:
     """The optional comment from a submission's `view.state.values`; None when blank."""
-    block = state_values.get(COMMENT_BLOCK_ID)
-    element = block.get(COMMENT_ACTION_ID) if isinstance(block, dict) else None
+    block = state_values.get(ids.COMMENT_BLOCK)
+    element = block.get(ids.COMMENT_ACTION) if isinstance(block, dict) else None
     value = element.get("value") if isinstance(element, dict) else None
     if not isinstance(value, str) or not value.strip():
         return None

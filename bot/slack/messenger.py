@@ -154,12 +154,12 @@ class SlackMessenger:
         self,
         client: AsyncWebClient,
         *,
-        metrics: Metrics | None = None,
+        metrics: Metrics,
         pacer: ChannelPacer | None = None,
         clock: Callable[[], float] = time.time,
         redactor: Redactor = NO_SECRETS,
     ) -> None:
-        self._metrics = metrics or Metrics()
+        self._metrics = metrics
         self._redactor = redactor
         self._clock = clock  # what "now" is on a message (e.g. expires vs deadline passed)
         # This client has no retry handlers: a 429 comes straight back so the job, not

@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.domain import Step, StepRecord, StepState
 from bot.intercom.links import inbox_link
+from bot.slack import ids
 from bot.slack.mentions import mention
 from bot.slack.text import escape_mrkdwn, mrkdwn_text, plain_text
 
@@ -31,7 +32,7 @@ def closed_view(record: StepRecord | None) -> dict[str, Any]:
     """The modal shown in place of the form when a step closed while it was open."""
     return {
         "type": "modal",
-        "callback_id": "hitl.closed",
+        "callback_id": ids.CLOSED,
         "title": plain_text("Answer Fin", 24),
         "close": plain_text("Close", 24),
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": why_closed(record)}}],
@@ -42,7 +43,7 @@ def notice_view(text_already_safe: str) -> dict[str, Any]:
     """A modal saying why there is no form (not allowed, or closed when clicked from Home)."""
     return {
         "type": "modal",
-        "callback_id": "hitl.notice",
+        "callback_id": ids.NOTICE,
         "title": plain_text("Answer Fin", 24),
         "close": plain_text("Close", 24),
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text_already_safe}}],

@@ -132,3 +132,24 @@ def _utc(ts: float) -> str:
 def slack_date(ts: int) -> str:
     """A date each reader sees in their own time zone, with a UTC fallback (safe mrkdwn)."""
     return SLACK_DATE.format(ts=int(ts), fallback=_utc(ts))
+
+
+def duration(seconds: float, *, exact: bool = False) -> str:
+    """A short human duration, the one format of the bot's texts.
+
+    Rough, for how long something has waited: `under 1 min`, `5 min`, `2 h`, `3 d`.
+    Exact, for figures: `45 s`, `12 min`, `3.5 h`, `2.1 d`.
+    """
+    if exact:
+        if seconds < 60:
+            return f"{int(seconds)} s"
+        if seconds < 3600:
+            return f"{int(seconds // 60)} min"
+        if seconds < 86400:
+            return f"{seconds / 3600:.1f} h"
+        return f"{seconds / 86400:.1f} d"
+    minutes = max(0, int(seconds // 60))
+    if minutes < 60:
+        return f"{minutes} min" if minutes else "under 1 min"
+    hours = minutes // 60
+    return f"{hours} h" if hours < 24 else f"{hours // 24} d"

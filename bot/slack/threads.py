@@ -19,10 +19,10 @@ class SlackThreads:
         self,
         client: AsyncWebClient,
         *,
-        metrics: Metrics | None = None,
+        metrics: Metrics,
         redactor: Redactor = NO_SECRETS,
     ) -> None:
-        self._metrics = metrics or Metrics()
+        self._metrics = metrics
         self._redactor = redactor
         # No retry handlers on this client: a 429 comes back for the job to wait out.
         self._client = client

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.domain import StepRecord, StepState
 from bot.slack.form import attribute_label
 from bot.slack.mentions import mention
-from bot.slack.text import mrkdwn_text
+from bot.slack.text import duration, mrkdwn_text
 
 # User-facing strings of the thread trail. `{…}` fields are filled with safe mrkdwn.
 TRAIL_ANSWERED = "✅ Answered by {who}: {values}"
@@ -74,12 +74,5 @@ def trail_text(record: StepRecord) -> str | None:
 
 def reminder_text(waited_seconds: float, mention_safe: str | None) -> str:
     """A reminder (safe mrkdwn); `mention_safe` is the operator's configured mention."""
-    minutes = int(waited_seconds // 60)
-    if minutes < 1:
-        age = f"{int(waited_seconds)} s"
-    elif minutes < 120:
-        age = f"{minutes} min"
-    else:
-        age = f"{minutes // 60} h"
     extra = REMINDER_MENTION.format(mention=mention_safe) if mention_safe else ""
-    return REMINDER.format(age=age, mention=extra)
+    return REMINDER.format(age=duration(waited_seconds, exact=True), mention=extra)

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from bot.domain import Answer, AnswerValue, Option, Step, StepRecord, StepState
-from bot.slack.blocks import block_kit_builder_url, pending_list, step_message
+from bot.slack.blocks import step_message
+from bot.slack.kit import block_kit_builder_url
+from bot.slack.lists import pending_list
 
 from .helpers import (
     FIXTURE_STEPS,

@@ -8,11 +8,11 @@ import logging
 
 import pytest
 
-from bot.slack.listeners import Interactions
+from bot.slack.follow_ups import FollowUps
 
 
-def _interactions() -> Interactions:
-    return Interactions(store=None, wake_worker=lambda: None)  # type: ignore[arg-type]
+def _interactions() -> FollowUps:
+    return FollowUps()
 
 
 async def test_stop_lets_a_follow_up_finish_within_the_grace() -> None:
@@ -23,7 +23,7 @@ async def test_stop_lets_a_follow_up_finish_within_the_grace() -> None:
         await asyncio.sleep(0.05)
         finished.append("note")
 
-    interactions._after_ack(note(), "note")
+    interactions.run(note(), "note")
     await interactions.stop(grace=5.0)
 
     assert finished == ["note"]
@@ -40,7 +40,7 @@ async def test_stop_cancels_a_follow_up_still_running_after_the_grace() -> None:
             cancelled.set()
             raise
 
-    interactions._after_ack(stuck(), "stuck")
+    interactions.run(stuck(), "stuck")
     await asyncio.wait_for(interactions.stop(grace=0.05), 5)
 
     assert cancelled.is_set()
@@ -53,7 +53,7 @@ async def test_a_failed_follow_up_is_logged(caplog: pytest.LogCaptureFixture) ->
         raise RuntimeError("views.open said no")
 
     with caplog.at_level(logging.ERROR, logger="bot.slack.listeners"):
-        interactions._after_ack(broken(), "open-form")
+        interactions.run(broken(), "open-form")
         await interactions.stop(grace=1.0)
         await asyncio.sleep(0)  # the done callback runs on the next loop turn
 

@@ -16,8 +16,8 @@ from bot.slack.form import (
     options_attribute,
     options_for_query,
     parse_submission,
-    step_id_from_metadata,
 )
+from bot.slack.ids import step_id_from_metadata
 
 from .helpers import (
     FIXTURE_STEPS,
