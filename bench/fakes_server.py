@@ -1,4 +1,4 @@
-"""FakeSlack and FakeIntercom (bot/fakes) served in their own process for bench/run.py, so
+"""FakeSlack and FakeIntercom (bot/testing) served in their own process for bench/run.py, so
 the fakes' work competes neither with the load generator's event loop nor with the bot's.
 
     python bench/fakes_server.py --slack-token xoxb-… --intercom-token … \
@@ -27,8 +27,8 @@ from typing import Any
 from aiohttp import web
 from lifeline import wait_for_stop
 
-from bot.fakes.intercom import FakeIntercom
-from bot.fakes.slack import FakeSlack, SlackCall
+from bot.testing.intercom import FakeIntercom
+from bot.testing.slack import FakeSlack, SlackCall
 
 # time.monotonic() (what the fakes record) plus this is time.time().
 _WALL_OFFSET = time.time() - time.monotonic()

@@ -8,12 +8,10 @@ senders do no more than send.
 from __future__ import annotations
 
 import asyncio
-import copy
 import itertools
 import json
 import math
 import time
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,19 +21,18 @@ from processes import CHANNEL_ID, INTERCOM_CLIENT_SECRET, SLACK_SIGNING_SECRET
 
 from bot.demo import scripted_values
 from bot.domain import Step
-from bot.fakes import slack_payloads
-from bot.fakes.signing import (
+from bot.intercom.webhook import parse_delivery
+from bot.slack.form import build_form_view
+from bot.testing import slack_payloads
+from bot.testing.deliveries import fresh_delivery, step_id_of
+from bot.testing.signing import (
     sign_intercom,
     slack_command_body,
     slack_form_body,
     slack_signature_headers,
 )
-from bot.intercom.webhook import parse_delivery
-from bot.samples import load_sample
-from bot.slack.form import build_form_view
 
 POLL_INTERVAL = 0.05
-_SAMPLE = load_sample("refund_approval")
 _conversations = itertools.count(300_000_000_000_000)
 
 
@@ -52,24 +49,18 @@ class Delivery:
 
 
 def delivery(intercom_origin: str) -> Delivery:
-    """A signed HITL webhook delivery for a new step, expiring a day from now."""
-    payload = copy.deepcopy(_SAMPLE)
-    item = payload["data"]["item"]
-    conversation_id = str(next(_conversations))
-    now = int(time.time())
-    item.update(
-        step_id=str(uuid.uuid4()),
-        conversation_id=conversation_id,
-        callback_url=f"{intercom_origin}/procedures/{conversation_id}/collect_agent_input",
-        expires_at=now + 86_400,
+    """A signed HITL webhook delivery for a new step (of its own conversation)."""
+    payload = fresh_delivery(
+        "refund_approval",
+        callback_origin=intercom_origin,
+        conversation_id=str(next(_conversations)),
     )
-    payload["id"] = f"notif_{uuid.uuid4()}"
     body = json.dumps(payload).encode()
     headers = {
         "Content-Type": "application/json",
         "X-Hub-Signature": sign_intercom(body, INTERCOM_CLIENT_SECRET),
     }
-    return Delivery(item["step_id"], body, headers)
+    return Delivery(step_id_of(payload), body, headers)
 
 
 def deliveries(intercom_origin: str, count: int) -> list[Delivery]:

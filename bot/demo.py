@@ -8,13 +8,13 @@ import asyncio
 import json
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from bot.fakes.local_stack import CHANNEL_ID, LocalStack
-from bot.samples import HITL_SAMPLES, load_sample
+from bot.samples import HITL_SAMPLES
 from bot.slack.kit import block_kit_builder_url
+from bot.testing.deliveries import fresh_delivery
+from bot.testing.local_stack import CHANNEL_ID, LocalStack
 
 # What the scripted teammate types into each kind of form element.
 _SCRIPTED_TEXT = "Approved in the demo"
@@ -70,7 +70,7 @@ def _ms(seconds: float) -> str:
 
 async def _play(stack: LocalStack, name: str) -> None:
     # A step id of its own: two samples share Intercom's example id.
-    payload = stack.hitl_payload(load_sample(name), step_id=str(uuid.uuid4()))
+    payload = fresh_delivery(name, callback_origin=stack.intercom.origin)
     item = payload["data"]["item"]
     step_id = item["step_id"]
     print(f"\n=== {name}: {item['procedure_name']} ({step_id})")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.fakes.local_stack import LocalStack
+from bot.testing.local_stack import LocalStack
 from tests.store.databases import fresh_postgres_database, postgres_server_url
 
 _CLEARED_PREFIXES = ("SLACK_", "INTERCOM_", "HITL_", "LOG_")

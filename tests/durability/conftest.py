@@ -8,9 +8,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.fakes.intercom import FakeIntercom
-from bot.fakes.local_stack import INTERCOM_TOKEN, SLACK_TOKEN
-from bot.fakes.slack import FakeSlack
+from bot.testing.intercom import FakeIntercom
+from bot.testing.local_stack import INTERCOM_TOKEN, SLACK_TOKEN
+from bot.testing.slack import FakeSlack
 
 from .server import BotProcess, bot_environment
 

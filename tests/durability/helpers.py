@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import aiohttp
 
 from bot.domain import StepRecord, StepState
-from bot.fakes.slack import FakeSlack
 from bot.store import QueuedJob, SqlStore
+from bot.testing.slack import FakeSlack
 
 from .driver import hitl_delivery, send_webhook, step_id_of
 from .server import BotProcess

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.fakes.intercom import FakeIntercom
-from bot.fakes.local_stack import (
+from bot.testing.intercom import FakeIntercom
+from bot.testing.local_stack import (
     CHANNEL_ID,
     INTERCOM_CLIENT_SECRET,
     INTERCOM_TOKEN,
     SLACK_SIGNING_SECRET,
     SLACK_TOKEN,
 )
-from bot.fakes.slack import FakeSlack
+from bot.testing.slack import FakeSlack
 
 REPO = Path(__file__).resolve().parents[2]
 # Short enough that a restarted process takes over a killed one's jobs at once.

@@ -10,7 +10,7 @@ import time
 import aiohttp
 
 from bot.domain import JobKind, StepState
-from bot.fakes.intercom import Reply
+from bot.testing.intercom import Reply
 
 from .conftest import BotFactory, Fakes
 from .driver import click, hitl_delivery, step_id_of

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.domain import StepState
-from bot.fakes.intercom import Reply
+from bot.testing.intercom import Reply
 
 from .conftest import Fakes
 from .driver import hitl_delivery, step_id_of

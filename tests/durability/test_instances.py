@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from bot.domain import JobKind, StepState
-from bot.fakes.intercom import Reply
+from bot.testing.intercom import Reply
 
 from .conftest import BotFactory, Fakes
 from .driver import click, hitl_delivery, send_webhook, step_id_of

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from bot.domain import StepState
-from bot.fakes.intercom import Reply
+from bot.testing.intercom import Reply
 
 from .conftest import Fakes
 from .driver import hitl_delivery, step_id_of

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.fakes.local_stack import LocalStack
 from bot.settings import DEFAULT_INTERCOM_API_ORIGINS
+from bot.testing.local_stack import LocalStack
 
 INTERCOM_API_HOSTS = frozenset(
     urlsplit(origin).hostname or "" for origin in DEFAULT_INTERCOM_API_ORIGINS

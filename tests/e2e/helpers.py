@@ -10,9 +10,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from bot.fakes.local_stack import HttpAnswer, LocalStack
-from bot.fakes.signing import slack_form_body
 from bot.samples import load_sample
+from bot.testing.deliveries import fresh_delivery
+from bot.testing.local_stack import HttpAnswer, LocalStack
+from bot.testing.signing import slack_form_body
 
 # Untrusted text that would ping, mention or forge a link if it reached mrkdwn raw.
 NASTY = "<!channel> <!here> <@U123> <https://evil.example|click> & co"
@@ -57,17 +58,9 @@ def load_fixture(name: str) -> dict[str, Any]:
 def fresh_payload(
     stack: LocalStack, name: str = "refund_approval", **item_changes: Any
 ) -> dict[str, Any]:
-    """A sample delivery as a new step: its own step_id and notification id, the callback at
-    the fake Intercom, and an expiry (if the sample has one) a day from now: the sample's
-    fixed `expires_at` would make every test fail once that date has passed."""
-    sample = load_fixture(name)
-    sample["id"] = f"notif_{uuid.uuid4()}"
-    item = sample["data"]["item"]
-    changes: dict[str, Any] = {"step_id": str(uuid.uuid4())}
-    if item.get("expires_at") is not None:
-        changes["expires_at"] = int(time.time()) + 86_400
-    changes.update(item_changes)
-    return stack.hitl_payload(sample, **changes)
+    """A sample delivery as a new step with its callback at the fake Intercom (see
+    bot/testing/deliveries.py)."""
+    return fresh_delivery(name, callback_origin=stack.intercom.origin, **item_changes)
 
 
 # Long enough that a loaded CI machine still posts the step before it expires (a 1 s

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.domain import StepState
-from bot.fakes.local_stack import LocalStack
+from bot.testing.local_stack import LocalStack
 
 from .helpers import all_text, post_new_step, refund_state
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.fakes.local_stack import LocalStack
+from bot.testing.local_stack import LocalStack
 
 from .helpers import (
     all_text,

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.fakes.intercom import Reply
-from bot.fakes.local_stack import INTERCOM_TOKEN, LocalStack
+from bot.testing.intercom import Reply
+from bot.testing.local_stack import INTERCOM_TOKEN, LocalStack
 
 from .helpers import fresh_payload, refund_state, send_and_wait_posted, step_id_of, wait_updated
 

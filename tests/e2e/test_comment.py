@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.fakes.local_stack import LocalStack
+from bot.testing.local_stack import LocalStack
 
 from .helpers import (
     ESCAPED_TOKENS,

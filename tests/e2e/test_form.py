@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.fakes.local_stack import LocalStack
+from bot.testing.local_stack import LocalStack
 
 from ..slack.helpers import assert_message_within_limits, assert_view_within_limits
 from .helpers import (

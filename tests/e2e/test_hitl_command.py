@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from bot.domain import Attribute, Step
-from bot.fakes.local_stack import LocalStack
+from bot.testing.local_stack import LocalStack
 
 from .helpers import (
     EXPIRY_WAIT,

@@ -18,17 +18,17 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bot.fakes import slack_payloads
-from bot.fakes.intercom import Reply, error_list
-from bot.fakes.local_stack import (
+from bot.logs import SecretScrubber, TextFormatter
+from bot.testing import slack_payloads
+from bot.testing.intercom import Reply, error_list
+from bot.testing.local_stack import (
     CHANNEL_ID,
     INTERCOM_TOKEN,
     SLACK_SIGNING_SECRET,
     HttpAnswer,
     LocalStack,
 )
-from bot.fakes.signing import slack_form_body, slack_signature_headers
-from bot.logs import SecretScrubber, TextFormatter
+from bot.testing.signing import slack_form_body, slack_signature_headers
 
 from .helpers import (
     current_message,

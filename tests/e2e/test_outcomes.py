@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot.fakes.intercom import Reply
-from bot.fakes.local_stack import INTERCOM_TOKEN, LocalStack
+from bot.testing.intercom import Reply
+from bot.testing.local_stack import INTERCOM_TOKEN, LocalStack
 
 from .helpers import (
     EXPIRY_WAIT,

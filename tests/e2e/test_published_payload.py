@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.fakes.local_stack import INTERCOM_CLIENT_SECRET, LocalStack
-from bot.fakes.signing import sign_intercom
 from bot.samples import load_sample, sample_bytes
+from bot.testing.local_stack import INTERCOM_CLIENT_SECRET, LocalStack
+from bot.testing.signing import sign_intercom
 
 from .conftest import ProductionOriginsStack
 from .helpers import (

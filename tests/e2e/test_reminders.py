@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.domain import JobKind
-from bot.fakes.local_stack import LocalStack
+from bot.testing.local_stack import LocalStack
 
 from .helpers import (
     post_new_step,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.fakes.local_stack import CHANNEL_ID, LocalStack
 from bot.slack.form import DEFAULT_PROCEDURE
+from bot.testing.local_stack import CHANNEL_ID, LocalStack
 
 from ..slack.helpers import assert_message_within_limits
 from .helpers import (

@@ -11,10 +11,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.domain import StepState
-from bot.fakes.intercom import FakeIntercom, Reply
-from bot.fakes.local_stack import INTERCOM_TOKEN, SLACK_TOKEN, LocalStack
-from bot.fakes.slack import FakeSlack
 from bot.store import SqlStore
+from bot.testing.intercom import FakeIntercom, Reply
+from bot.testing.local_stack import INTERCOM_TOKEN, SLACK_TOKEN, LocalStack
+from bot.testing.slack import FakeSlack
 
 from .helpers import (
     all_text,

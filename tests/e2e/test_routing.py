@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.fakes.local_stack import LocalStack
 from bot.settings import SettingsError, load_settings
+from bot.testing.local_stack import LocalStack
 
 from .helpers import fresh_payload, send_and_wait_posted, step_id_of, wait_thread_reply
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.fakes.local_stack import LocalStack
+from bot.testing.local_stack import LocalStack
 
 from .helpers import fresh_payload, send_and_wait_posted, step_id_of
 

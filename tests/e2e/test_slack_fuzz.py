@@ -15,9 +15,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bot.fakes import slack_payloads
-from bot.fakes.local_stack import CHANNEL_ID, LocalStack
-from bot.fakes.signing import slack_form_body
+from bot.testing import slack_payloads
+from bot.testing.local_stack import CHANNEL_ID, LocalStack
+from bot.testing.signing import slack_form_body
 
 from .helpers import fresh_payload, refund_state, send_and_wait_posted, step_id_of
 

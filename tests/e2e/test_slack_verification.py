@@ -6,8 +6,8 @@ import json
 import time
 from urllib.parse import urlencode
 
-from bot.fakes.local_stack import SLACK_SIGNING_SECRET, HttpAnswer, LocalStack
-from bot.fakes.signing import slack_command_body, slack_signature_headers
+from bot.testing.local_stack import SLACK_SIGNING_SECRET, HttpAnswer, LocalStack
+from bot.testing.signing import slack_command_body, slack_signature_headers
 
 from .helpers import fresh_payload, send_and_wait_posted, step_id_of
 

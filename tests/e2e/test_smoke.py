@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.fakes.local_stack import LocalStack
 from bot.samples import load_sample
+from bot.testing.local_stack import LocalStack
 
 
 async def test_refund_round_trip(stack: LocalStack) -> None:

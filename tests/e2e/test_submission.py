@@ -12,8 +12,8 @@ from openapi_schema_validator import OAS30Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from bot.fakes.intercom import RecordedCallback
-from bot.fakes.local_stack import INTERCOM_TOKEN, LocalStack
+from bot.testing.intercom import RecordedCallback
+from bot.testing.local_stack import INTERCOM_TOKEN, LocalStack
 
 from .helpers import (
     ALL_TYPES_EXPECTED_VALUES,

@@ -10,7 +10,7 @@ import pytest
 
 from bot.__main__ import main
 from bot.domain import StepState
-from bot.fakes.local_stack import CHANNEL_ID, LocalStack
+from bot.testing.local_stack import CHANNEL_ID, LocalStack
 
 from .helpers import all_text, wait_thread_reply, wait_updated
 

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from bot.fakes.intercom import Reply
-from bot.fakes.local_stack import LocalStack
+from bot.testing.intercom import Reply
+from bot.testing.local_stack import LocalStack
 
 from .helpers import (
     EXPIRY_WAIT,

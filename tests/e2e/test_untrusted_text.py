@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.fakes.local_stack import LocalStack
+from bot.testing.local_stack import LocalStack
 
 from .helpers import (
     ESCAPED_TOKENS,

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from bot.fakes.local_stack import INTERCOM_CLIENT_SECRET, LocalStack
-from bot.fakes.signing import sign_intercom
 from bot.intercom.webhook import MAX_BODY_BYTES
+from bot.testing.local_stack import INTERCOM_CLIENT_SECRET, LocalStack
+from bot.testing.signing import sign_intercom
 
 from .helpers import (
     dumps,

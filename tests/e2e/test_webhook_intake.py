@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy.exc import DataError
 
 from bot.domain import Step
-from bot.fakes.local_stack import LocalStack
 from bot.intake import MAX_YIELD_SECONDS, QUIET_SECONDS, IntakeClosed, StepIntake
 from bot.lifecycle import FollowUp
 from bot.store import SqlStore, outbox
+from bot.testing.local_stack import LocalStack
 from tests.store.factories import make_step
 
 from .helpers import fresh_payload, posts_for, step_id_of, wait_posted

@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.fakes import FakeIntercom, Reply, sign_intercom
+from bot.testing import FakeIntercom, Reply, sign_intercom
 
 TOKEN = "intercom-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Intercom-Version": "Preview"}

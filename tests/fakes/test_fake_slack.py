@@ -14,7 +14,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.fakes import FakeSlack, slack_command_body, slack_form_body, slack_signature_headers
+from bot.testing import FakeSlack, slack_command_body, slack_form_body, slack_signature_headers
 
 TOKEN = "xoxb-test-token"
 

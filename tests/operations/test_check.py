@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from bot.check import run_checks
-from bot.fakes.slack import FakeSlack
 from bot.settings import Settings
+from bot.testing.slack import FakeSlack
 
 REPO_DIR = str(Path(__file__).resolve().parents[2])
 TOKEN = "xoxb-check-token-123"

@@ -7,16 +7,16 @@ import logging
 
 import pytest
 
-from bot.fakes.intercom import Reply
-from bot.fakes.local_stack import (
+from bot.logs import JsonFormatter, SecretScrubber, configure_logging
+from bot.samples import load_sample
+from bot.testing.intercom import Reply
+from bot.testing.local_stack import (
     INTERCOM_CLIENT_SECRET,
     INTERCOM_TOKEN,
     SLACK_SIGNING_SECRET,
     SLACK_TOKEN,
     LocalStack,
 )
-from bot.logs import JsonFormatter, SecretScrubber, configure_logging
-from bot.samples import load_sample
 
 SECRETS = (SLACK_TOKEN, SLACK_SIGNING_SECRET, INTERCOM_TOKEN, INTERCOM_CLIENT_SECRET)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from bot.fakes.intercom import Reply
-from bot.fakes.local_stack import LocalStack
 from bot.samples import load_sample
+from bot.testing.intercom import Reply
+from bot.testing.local_stack import LocalStack
 
 
 async def _scrape(stack: LocalStack) -> dict[str, float]:

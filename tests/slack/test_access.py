@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.fakes.slack import FakeSlack
 from bot.slack.access import AnswerAccess
+from bot.testing.slack import FakeSlack
 
 
 class Clock:

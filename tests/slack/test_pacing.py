@@ -7,9 +7,9 @@ import asyncio
 import time
 from itertools import pairwise
 
-from bot.fakes.local_stack import SLACK_TOKEN, LocalStack
-from bot.fakes.slack import FakeSlack
 from bot.slack.messenger import MAX_INLINE_WAIT_SECONDS, ChannelPacer
+from bot.testing.local_stack import SLACK_TOKEN, LocalStack
+from bot.testing.slack import FakeSlack
 from tests.e2e.helpers import fresh_payload, posts_for, send_ok, step_id_of
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 from aiohttp import web
 
-from bot.fakes.loopback import LoopbackServer
+from bot.testing.loopback import LoopbackServer
 
 # Default error (code, message) per HTTP status, worded as Intercom words them.
 _ERRORS: Mapping[int, tuple[str, str]] = MappingProxyType(
@@ -161,7 +161,7 @@ class FakeIntercom(LoopbackServer):
         self._request_counter = 0
         self._part_counter = 0
 
-    # -- routes and address (serving: bot/fakes/loopback.py) ------------------------------
+    # -- routes and address (serving: bot/testing/loopback.py) ------------------------------
 
     def _add_routes(self, app: web.Application) -> None:
         app.router.add_post(

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.fakes.loopback import LoopbackServer
+from bot.testing.loopback import LoopbackServer
 
 Params = dict[str, Any]
 Predicate = Callable[[Params], bool]
@@ -168,7 +168,7 @@ class FakeSlack(LoopbackServer):
             "conversations.history": self._conversations_history,
         }
 
-    # -- routes and address (serving: bot/fakes/loopback.py) ------------------------------
+    # -- routes and address (serving: bot/testing/loopback.py) ------------------------------
 
     def _add_routes(self, app: web.Application) -> None:
         app.router.add_get("/api/{method}", self._handle_api, allow_head=False)
