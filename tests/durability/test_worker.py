@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import Retryable
+from bot.domain import StepRecord, StepState
+from bot.errors import BotError, Permanent, Retryable
 from bot.store import Job, SqlStore
-from bot.worker import Worker, backoff_delay
+from bot.worker import RetryRule, Task, Worker, backoff_delay
 from tests.store.factories import make_step
 
 from .helpers import wait_until
@@ -211,3 +212,63 @@ def test_backoff_doubles_with_jitter_up_to_its_cap() -> None:
         delays = [backoff_delay(attempts, base=1.0, cap=300.0) for _ in range(200)]
         assert all(full / 2 <= d < full for d in delays)
         assert max(delays) - min(delays) > full / 10  # spread, not in lockstep
+
+
+async def test_a_task_past_its_rules_deadline_gives_up_once_and_ends(store: SqlStore) -> None:
+    gave_up: list[str] = []
+
+    async def failing(job: Job) -> None:
+        raise Retryable("Slack answered 503")
+
+    async def give_up(job: Job, error: BotError) -> None:
+        gave_up.append(error.reason)
+
+    task = Task(failing, RetryRule(give_up_after=0.3), give_up)
+    worker = Worker(store, {"post": task}, owner="me", poll_interval=0.05, lease=LEASE,
+                    backoff_base=0.05)  # fmt: skip
+    await store.add_steps([make_step()], time.time())
+    worker.start()
+    try:
+        await wait_until(lambda: _async(bool(gave_up)), "the task to give up")
+        await asyncio.sleep(0.3)
+    finally:
+        await worker.stop()
+    assert gave_up == ["Slack answered 503"]
+    assert await store.list_jobs() == []
+
+
+async def test_a_permanent_failure_gives_up_at_once(store: SqlStore) -> None:
+    gave_up: list[str] = []
+
+    async def refused(job: Job) -> None:
+        raise Permanent("invalid_blocks")
+
+    async def give_up(job: Job, error: BotError) -> None:
+        gave_up.append(error.reason)
+
+    worker = Worker(store, {"post": Task(refused, RetryRule(), give_up)}, owner="me",
+                    poll_interval=0.05, lease=LEASE)  # fmt: skip
+    await store.add_steps([make_step()], time.time())
+    worker.start()
+    try:
+        await wait_until(lambda: _async(bool(gave_up)), "the task to give up")
+    finally:
+        await worker.stop()
+    assert gave_up == ["invalid_blocks"]
+    assert await store.list_jobs() == []
+
+
+def test_a_rule_until_the_step_expires_stops_at_the_earlier_deadline() -> None:
+    expiring = make_step(expires_at=1_100)
+    record = StepRecord(step=expiring, state=StepState.POSTED, received_at=1_000.0)
+    job = Job(id=1, step_id=expiring.step_id, kind="post", attempts=0, created_at=1_000.0,
+              last_error=None, record=record)  # fmt: skip
+
+    assert RetryRule(give_up_after=500, until_step_expires=True).deadline(job) == 1_100.0
+    assert RetryRule(give_up_after=50, until_step_expires=True).deadline(job) == 1_050.0
+    assert RetryRule(give_up_after=500).deadline(job) == 1_500.0
+    assert RetryRule().deadline(job) is None
+
+
+async def _async(value: bool) -> bool:
+    return value

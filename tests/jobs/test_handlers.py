@@ -1,0 +1,213 @@
+"""Each job handler on its own: what it does to the step, to Slack and to Intercom, and
+that running it again does nothing more."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bot.domain import JobKind, StepState
+from bot.errors import Permanent, Retryable
+from bot.jobs.deliver import DeliverAnswer
+from bot.jobs.expire import ExpireStep
+from bot.jobs.note import AddAuditNote
+from bot.jobs.post import PostStep
+from bot.jobs.refresh import RefreshMessage
+from bot.jobs.remind import RemindThread
+from bot.jobs.trail import ReplyInThread
+from bot.testing.intercom import Reply
+from tests.store.factories import make_answer
+
+from .conftest import CHANNEL, Kit
+
+
+async def _posted(kit: Kit, **fields: object) -> str:
+    """A stored step whose message is posted; its id."""
+    step = kit.step(**fields)
+    await kit.store.add_steps([step], time.time())
+    job = await kit.job(step.step_id, JobKind.POST)
+    await PostStep(kit.store, kit.messenger, kit.router, kit.lifecycle, time.time)(job)
+    await kit.store.finish_job(job.id, "test")
+    return step.step_id
+
+
+async def _answered(kit: Kit) -> str:
+    step_id = await _posted(kit)
+    await kit.store.claim_answer(step_id, make_answer(), time.time())
+    return step_id
+
+
+# --- post ---------------------------------------------------------------------------------
+
+
+async def test_post_posts_once_and_schedules_the_first_reminder(kit: Kit) -> None:
+    step_id = await _posted(kit)
+
+    record = await kit.store.get(step_id)
+    assert record is not None
+    assert (record.state, record.channel_id) == (StepState.POSTED, CHANNEL)
+    assert len(kit.slack.posted(CHANNEL)) == 1
+    kinds = [j.kind for j in await kit.store.list_jobs(step_id)]
+    assert kinds == [JobKind.REMIND]
+
+
+async def test_post_run_again_keeps_the_message_it_already_posted(kit: Kit) -> None:
+    step = kit.step()
+    await kit.store.add_steps([step], time.time())
+    job = await kit.job(step.step_id, JobKind.POST)
+    post = PostStep(kit.store, kit.messenger, kit.router, kit.lifecycle, time.time)
+    await post(job)
+    # As if the first attempt had posted and died before the store learned it.
+    retried = type(job)(**{**job.__dict__, "attempts": 1, "record": None})
+    await kit.store.run_in_transaction(
+        lambda conn: conn.exec_driver_sql("UPDATE steps SET message_ts = NULL, state = 'received'")
+    )
+
+    await post(retried)
+
+    assert len(kit.slack.posted(CHANNEL)) == 1
+
+
+async def test_post_that_slack_refuses_raises_for_the_worker(kit: Kit) -> None:
+    step = kit.step()
+    await kit.store.add_steps([step], time.time())
+    kit.slack.fail_next("chat.postMessage", error="invalid_blocks")
+
+    with pytest.raises(Permanent):
+        await kit.run(
+            PostStep(kit.store, kit.messenger, kit.router, kit.lifecycle, time.time),
+            step.step_id,
+            JobKind.POST,
+        )
+
+
+# --- deliver ---------------------------------------------------------------------------
+
+
+async def test_deliver_sends_the_answer_and_settles_it(kit: Kit) -> None:
+    step_id = await _answered(kit)
+
+    await kit.run(DeliverAnswer(kit.store, kit.client, kit.settler), step_id, JobKind.DELIVER)
+
+    record = await kit.store.get(step_id)
+    assert record is not None
+    assert record.state is StepState.ANSWERED
+    assert [c.step_id for c in kit.intercom.callbacks] == [step_id]
+    kinds = sorted(j.kind for j in await kit.store.list_jobs(step_id))
+    assert kinds == sorted([JobKind.REFRESH, JobKind.TRAIL, JobKind.NOTE])
+
+
+async def test_deliver_leaves_retries_to_the_worker(kit: Kit) -> None:
+    step_id = await _answered(kit)
+    kit.intercom.script(step_id, Reply.rate_limited(9))
+
+    with pytest.raises(Retryable) as raised:
+        await kit.run(DeliverAnswer(kit.store, kit.client, kit.settler), step_id, JobKind.DELIVER)
+
+    assert raised.value.retry_after == 9.0
+    record = await kit.store.get(step_id)
+    assert record is not None
+    assert record.state is StepState.SUBMITTED
+
+
+async def test_deliver_giving_up_says_why_on_the_step(kit: Kit) -> None:
+    step_id = await _answered(kit)
+    deliver = DeliverAnswer(kit.store, kit.client, kit.settler)
+    job = await kit.job(step_id, JobKind.DELIVER)
+
+    await deliver.give_up(job, Retryable("Intercom answered 503"))
+
+    record = await kit.store.get(step_id)
+    assert record is not None
+    assert record.state is StepState.FAILED
+    assert record.outcome_detail == "Gave up after 1 attempts: Intercom answered 503"
+
+
+async def test_deliver_of_a_test_step_calls_nobody(kit: Kit) -> None:
+    step = kit.step().model_copy(update={"test": True})
+    await kit.store.add_steps([step], time.time())
+    await kit.store.claim_answer(step.step_id, make_answer(), time.time())
+
+    await kit.run(DeliverAnswer(kit.store, kit.client, kit.settler), step.step_id, JobKind.DELIVER)
+
+    record = await kit.store.get(step.step_id)
+    assert record is not None
+    assert record.state is StepState.ANSWERED
+    assert kit.intercom.callbacks == []
+
+
+# --- refresh, expire --------------------------------------------------------------------
+
+
+async def test_refresh_brings_the_message_in_line_with_the_step(kit: Kit) -> None:
+    step_id = await _answered(kit)
+
+    await kit.run(RefreshMessage(kit.store, kit.messenger), step_id, JobKind.REFRESH)
+
+    (update,) = kit.slack.calls_to("chat.update")
+    assert "Sending" in str(update["blocks"])
+
+
+async def test_expire_settles_an_open_step_once(kit: Kit) -> None:
+    step_id = await _posted(kit, expires_at=int(time.time()) + 3600)
+    expire = ExpireStep(kit.store, kit.settler)
+    job = await kit.run(expire, step_id, JobKind.EXPIRE)
+
+    await expire(job)
+
+    record = await kit.store.get(step_id)
+    assert record is not None
+    assert record.state is StepState.EXPIRED
+    assert [j.kind for j in await kit.store.list_jobs(step_id)].count(JobKind.TRAIL) == 1
+
+
+# --- trail, remind, note -----------------------------------------------------------------
+
+
+async def test_trail_tells_the_thread_how_the_step_settled(kit: Kit) -> None:
+    step_id = await _answered(kit)
+    await kit.run(DeliverAnswer(kit.store, kit.client, kit.settler), step_id, JobKind.DELIVER)
+
+    await kit.run(ReplyInThread(kit.store, kit.threads), step_id, JobKind.TRAIL)
+
+    record = await kit.store.get(step_id)
+    assert record is not None
+    assert record.message_ts is not None
+    (reply,) = kit.slack.thread_replies(CHANNEL, record.message_ts)
+    assert reply["text"].startswith("✅ Answered by <@U0ALICE>")
+
+
+async def test_remind_mentions_the_routes_people_and_schedules_the_next(kit: Kit) -> None:
+    step_id = await _posted(kit)
+    remind = RemindThread(kit.store, kit.threads, kit.router, kit.lifecycle, time.time)
+
+    await kit.run(remind, step_id, JobKind.REMIND)
+
+    record = await kit.store.get(step_id)
+    assert record is not None
+    assert record.message_ts is not None
+    (reply,) = kit.slack.thread_replies(CHANNEL, record.message_ts)
+    assert "<@U0LEAD>" in reply["text"]
+    assert record.reminders_sent == 1
+    assert [j.kind for j in await kit.store.list_jobs(step_id)] == [JobKind.REMIND]
+
+
+async def test_note_names_who_answered_in_the_conversation(kit: Kit) -> None:
+    step_id = await _answered(kit)
+    await kit.run(DeliverAnswer(kit.store, kit.client, kit.settler), step_id, JobKind.DELIVER)
+
+    await kit.run(AddAuditNote(kit.store, kit.client, kit.threads, "991"), step_id, JobKind.NOTE)
+
+    (note,) = kit.intercom.notes
+    assert note.body["admin_id"] == "991"
+    assert "Answered in Slack by" in note.body["body"]
+
+
+async def test_note_without_an_admin_writes_nothing(kit: Kit) -> None:
+    step_id = await _answered(kit)
+    await kit.run(DeliverAnswer(kit.store, kit.client, kit.settler), step_id, JobKind.DELIVER)
+
+    await kit.run(AddAuditNote(kit.store, kit.client, kit.threads, None), step_id, JobKind.NOTE)
+
+    assert kit.intercom.notes == []
