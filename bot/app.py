@@ -28,6 +28,7 @@ from bot.domain import StepState
 from bot.intake import StepIntake
 from bot.intercom.client import IntercomClient
 from bot.intercom.webhook import MAX_BODY_BYTES
+from bot.jobs.services import Services
 from bot.lifecycle import Lifecycle
 from bot.listener import install as install_listener_limits
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
@@ -119,16 +120,18 @@ def create_app(
     worker = Worker(
         background,
         jobs.tasks(
-            store=background,
-            messenger=messenger,
-            threads=threads,
-            intercom=intercom,
-            router=router,
-            lifecycle=lifecycle,
-            metrics=metrics,
-            clock=clock,
+            Services(
+                store=background,
+                messenger=messenger,
+                threads=threads,
+                intercom=intercom,
+                router=router,
+                lifecycle=lifecycle,
+                metrics=metrics,
+                clock=clock,
+                admin_id=settings.intercom_admin_id,
+            ),
             give_up_after=settings.hitl_give_up_after,
-            admin_id=settings.intercom_admin_id,
         ),
         owner=_instance_name(),
         poll_interval=settings.hitl_poll_interval,

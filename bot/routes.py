@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -38,6 +39,7 @@ from bot.slack.edge import (
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
 class IntercomWebhook:
     """Verifies, parses and durably stores a delivery before answering 200.
 
@@ -45,92 +47,73 @@ class IntercomWebhook:
     the 200 still goes out only once this delivery's own step is committed.
     """
 
-    def __init__(
-        self,
-        intake: StepIntake,
-        wake_worker: Callable[[], None],
-        *,
-        client_secret: str,
-        allowed_origins: list[str],
-        metrics: Metrics,
-        body_timeout: float = DEFAULT_BODY_TIMEOUT_SECONDS,
-    ) -> None:
-        self._metrics = metrics
-        self._body_timeout = body_timeout
-        self._intake = intake
-        self._wake_worker = wake_worker
-        self._client_secret = client_secret
-        self._allowed_origins = allowed_origins
+    intake: StepIntake
+    wake_worker: Callable[[], None]
+    client_secret: str
+    allowed_origins: list[str]
+    metrics: Metrics
+    body_timeout: float = DEFAULT_BODY_TIMEOUT_SECONDS
 
     async def handle(self, request: web.Request) -> web.Response:
         try:
-            body = await read_body(request, MAX_BODY_BYTES, self._body_timeout)
+            body = await read_body(request, MAX_BODY_BYTES, self.body_timeout)
         except web.HTTPRequestEntityTooLarge:
             return self._refuse(413, "body is larger than 1 MiB")
         except web.HTTPRequestTimeout:
             return self._refuse(408, "the body did not arrive in time")
-        if not signature_is_valid(
-            body, request.headers.get("X-Hub-Signature"), self._client_secret
-        ):
+        if not signature_is_valid(body, request.headers.get("X-Hub-Signature"), self.client_secret):
             return self._refuse(401, "missing or invalid X-Hub-Signature")
         try:
-            delivery = parse_delivery(body, self._allowed_origins)
+            delivery = parse_delivery(body, self.allowed_origins)
         except WebhookRejected as exc:
             return self._refuse(exc.status, exc.reason)
         if delivery.step is None:
-            self._metrics.webhooks.labels("ignored").inc()
+            self.metrics.webhooks.labels("ignored").inc()
             return web.json_response({"ok": True, "ignored": delivery.topic})
         step = delivery.step
         try:
-            is_new = await self._intake.add(step)
+            is_new = await self.intake.add(step)
         except IntakeClosed:
-            self._metrics.webhooks.labels("unavailable").inc()
+            self.metrics.webhooks.labels("unavailable").inc()
             return web.json_response({"ok": False, "error": "shutting down"}, status=503)
         except Exception:
             # Logged by the intake; nothing of this step was stored, so Intercom's retry
             # of it starts afresh.
-            self._metrics.webhooks.labels("unavailable").inc()
+            self.metrics.webhooks.labels("unavailable").inc()
             return web.json_response({"ok": False, "error": "could not store the step"}, status=503)
         ids = {"step_id": step.step_id, "conversation_id": step.conversation_id}
         if not is_new:
-            self._metrics.webhooks.labels("duplicate").inc()
+            self.metrics.webhooks.labels("duplicate").inc()
             log.info("hitl step delivered again; already stored", extra=ids)
         elif step.unanswerable:
             # Still a 200: a refusal would only lose the step. It is posted as a notice.
-            self._metrics.webhooks.labels("unanswerable").inc()
+            self.metrics.webhooks.labels("unanswerable").inc()
             log.warning(
                 "hitl step received; it cannot be answered from Slack",
                 extra=ids | {"reason": step.unanswerable},
             )
         else:
-            self._metrics.webhooks.labels("accepted").inc()
+            self.metrics.webhooks.labels("accepted").inc()
             log.info("hitl step received", extra=ids)
         if is_new:
-            self._wake_worker()
+            self.wake_worker()
         return web.json_response({"ok": True, "step_id": step.step_id, "duplicate": not is_new})
 
     def _refuse(self, status: int, reason: str) -> web.Response:
         outcome = {401: "unauthorized", 413: "too_large", 408: "too_slow"}.get(status, "invalid")
-        self._metrics.webhooks.labels(outcome).inc()
+        self.metrics.webhooks.labels(outcome).inc()
         log.warning("webhook refused", extra={"status": status, "reason": reason})
         return web.json_response({"ok": False, "error": reason}, status=status)
 
 
+@dataclass(frozen=True)
 class SlackEvents:
     """`POST /slack/events`: verified on its raw bytes, then through the edge to Bolt."""
 
-    def __init__(
-        self,
-        bolt: AsyncApp,
-        workspace: Workspace,
-        *,
-        signing_secret: str,
-        body_timeout: float = DEFAULT_BODY_TIMEOUT_SECONDS,
-    ) -> None:
-        self._bolt = bolt
-        self._workspace = workspace
-        self._signing_secret = signing_secret
-        self._body_timeout = body_timeout
+    bolt: AsyncApp
+    workspace: Workspace
+    signing_secret: str
+    body_timeout: float = DEFAULT_BODY_TIMEOUT_SECONDS
 
     async def handle(self, request: web.Request) -> web.Response:
         try:
@@ -138,19 +121,19 @@ class SlackEvents:
             # Slack's replay window is wall-clock time, whatever clock the bot runs on.
             timestamp, signature = check_headers(request.headers, time.time())
             try:
-                body = await read_body(request, SLACK_MAX_BODY_BYTES, self._body_timeout)
+                body = await read_body(request, SLACK_MAX_BODY_BYTES, self.body_timeout)
             except web.HTTPRequestEntityTooLarge:
                 raise Refused(413, "body is larger than 1 MiB") from None
             except web.HTTPRequestTimeout:
                 raise Refused(408, "the body did not arrive in time") from None
-            check_signature(timestamp, signature, body, self._signing_secret)
+            check_signature(timestamp, signature, body, self.signing_secret)
             payload = parse_http_body(body, request.content_type)
         except Refused as exc:
             # The body is never logged: unsigned, it is anybody's text.
             log.warning("slack request refused", extra={"status": exc.status, "reason": exc.reason})
             return web.json_response({"ok": False, "error": exc.reason}, status=exc.status)
         status, answer, headers = await dispatch(
-            self._bolt, self._workspace, payload, dict(request.headers)
+            self.bolt, self.workspace, payload, dict(request.headers)
         )
         return web.Response(status=status, body=answer, headers=headers)
 

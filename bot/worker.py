@@ -73,7 +73,7 @@ class RetryRule:
 
 
 async def log_giving_up(job: Job, error: BotError) -> None:
-    log.error("giving up on a job", extra=_log_fields(job) | {"reason": error.reason})
+    log.error("giving up on a job", extra=job.log_fields() | {"reason": error.reason})
 
 
 @dataclass(frozen=True)
@@ -91,16 +91,6 @@ def backoff_delay(attempts: int, *, base: float, cap: float) -> float:
     """Exponential backoff with full jitter in [d/2, d): retries of many jobs spread out."""
     delay = min(cap, base * (2.0 ** min(attempts, 30)))
     return delay * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not a secret
-
-
-def _log_fields(job: Job) -> dict[str, object]:
-    return {
-        "job_id": job.id,
-        "job_kind": job.kind,
-        "step_id": job.step_id,
-        "conversation_id": job.conversation_id,
-        "attempt": job.attempts + 1,
-    }
 
 
 class Worker:
@@ -176,7 +166,7 @@ class Worker:
                     # Its lease ran out before it finished: that instance died mid-job.
                     log.warning(
                         "job taken over",
-                        extra=_log_fields(job) | {"taken_over_from": job.taken_over_from},
+                        extra=job.log_fields() | {"taken_over_from": job.taken_over_from},
                     )
                 task = asyncio.create_task(self._run_one(job), name=f"job-{job.kind}-{job.id}")
                 self._running[task] = job
@@ -220,7 +210,7 @@ class Worker:
                     # instance now runs the job, so this one must stop acting on it.
                     log.error(
                         "job lease lost to another instance; stopping it here",
-                        extra=_log_fields(job),
+                        extra=job.log_fields(),
                     )
                     task.cancel()
 
@@ -244,7 +234,7 @@ class Worker:
             # Stopping hard or lease lost: the job is taken up again, here or elsewhere.
             raise
         except Exception as exc:
-            log.exception("job failed", extra=_log_fields(job))
+            log.exception("job failed", extra=job.log_fields())
             await self._retry(job, f"{exc.__class__.__name__}: {exc}", None)
         else:
             await self._finish(job)
@@ -254,7 +244,7 @@ class Worker:
         try:
             await task.give_up(job, error)
         except Exception:
-            log.exception("giving up on a job failed", extra=_log_fields(job))
+            log.exception("giving up on a job failed", extra=job.log_fields())
             await self._retry(job, f"giving up failed: {error.reason}", None)
             return
         await self._finish(job)
@@ -264,10 +254,10 @@ class Worker:
             held = await self._store.finish_job(job.id, self._owner)
         except Exception:
             # It runs again when its lease runs out; every handler is safe to repeat.
-            log.exception("job done but could not be marked done", extra=_log_fields(job))
+            log.exception("job done but could not be marked done", extra=job.log_fields())
             return
         if not held:
-            log.warning("job finished after another instance took it over", extra=_log_fields(job))
+            log.warning("job finished after another instance took it over", extra=job.log_fields())
 
     async def _retry(self, job: Job, reason: str, delay: float | None) -> None:
         backoff = backoff_delay(job.attempts, base=self._backoff_base, cap=self._backoff_cap)
@@ -276,13 +266,13 @@ class Worker:
         run_at = self._clock() + wait
         log.warning(
             "job will be retried",
-            extra=_log_fields(job) | {"retry_in_s": round(wait, 2), "reason": reason},
+            extra=job.log_fields() | {"retry_in_s": round(wait, 2), "reason": reason},
         )
         try:
             await self._store.retry_job(job.id, self._owner, run_at, reason)
         except Exception:
             # It runs again when its lease runs out.
-            log.exception("could not reschedule job", extra=_log_fields(job))
+            log.exception("could not reschedule job", extra=job.log_fields())
             return
         if len(self._retry_times) < _MAX_RETRY_TIMES:
             heapq.heappush(self._retry_times, run_at)
@@ -302,7 +292,7 @@ class Worker:
             _, pending = await asyncio.wait(set(running), timeout=grace)
             for task in pending:
                 # Handed back below: it resumes at the next start or on another instance.
-                log.warning("job stopped before it finished", extra=_log_fields(running[task]))
+                log.warning("job stopped before it finished", extra=running[task].log_fields())
                 task.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)

@@ -6,48 +6,40 @@ import logging
 
 from bot.domain import StepState
 from bot.errors import BotError
-from bot.intercom.client import CallbackOutcome, CallbackResult, IntercomClient
-from bot.jobs.common import job_ids, record_of
-from bot.jobs.settling import Settler
-from bot.store import Job, SqlStore
+from bot.intercom.client import CallbackOutcome, CallbackResult
+from bot.jobs.services import Services
+from bot.jobs.settling import settle
+from bot.store import Job
 
 log = logging.getLogger(__name__)
 
 TEST_SINK_DETAIL = "test — not sent to Intercom"
 
 
-class DeliverAnswer:
-    def __init__(self, store: SqlStore, intercom: IntercomClient, settler: Settler) -> None:
-        self._store = store
-        self._intercom = intercom
-        self._settler = settler
+async def deliver_answer(s: Services, job: Job) -> None:
+    record = await s.record_of(job)
+    if record is None or record.state != StepState.SUBMITTED or record.answer is None:
+        return
+    if record.step.test:
+        # A test step's answer goes to this local sink: nothing leaves the bot.
+        await settle(s, record, StepState.ANSWERED, TEST_SINK_DETAIL)
+        return
+    if not record.step.answerable:
+        # Never reached through Slack (the listeners refuse such answers); the URL the bot
+        # would not call stays uncalled whatever wrote this job.
+        await settle(s, record, StepState.FAILED, f"not sent: {record.step.unanswerable}")
+        return
+    result = await s.intercom.send_answer(record.step, record.answer.values)
+    await settle(s, record, *outcome_state(result, maybe_sent_before=job.attempts > 0))
 
-    async def __call__(self, job: Job) -> None:
-        record = await record_of(job, self._store)
-        if record is None or record.state != StepState.SUBMITTED or record.answer is None:
-            return
-        if record.step.test:
-            # A test step's answer goes to this local sink: nothing leaves the bot.
-            await self._settler.settle(record, StepState.ANSWERED, TEST_SINK_DETAIL)
-            return
-        if not record.step.answerable:
-            # Never reached through Slack (the listeners refuse such answers); the URL
-            # the bot would not call stays uncalled whatever wrote this job.
-            detail = f"not sent: {record.step.unanswerable}"
-            await self._settler.settle(record, StepState.FAILED, detail)
-            return
-        result = await self._intercom.send_answer(record.step, record.answer.values)
-        await self._settler.settle(
-            record, *outcome_state(result, maybe_sent_before=job.attempts > 0)
-        )
 
-    async def give_up(self, job: Job, error: BotError) -> None:
-        """Still failing when the step can no longer be answered: say so on the step."""
-        log.error("giving up delivering the answer", extra=job_ids(job) | {"reason": error.reason})
-        record = await record_of(job, self._store)
-        if record is not None:
-            detail = f"Gave up after {job.attempts + 1} attempts: {error.reason}"
-            await self._settler.settle(record, StepState.FAILED, detail)
+async def give_up_delivering(s: Services, job: Job, error: BotError) -> None:
+    """Still failing when the step can no longer be answered: say so on the step."""
+    log.error("giving up delivering the answer", extra=job.log_fields() | {"reason": error.reason})
+    record = await s.record_of(job)
+    if record is not None:
+        detail = f"Gave up after {job.attempts + 1} attempts: {error.reason}"
+        await settle(s, record, StepState.FAILED, detail)
 
 
 def outcome_state(

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 from bot.domain import StepState
-from bot.jobs.common import record_of
-from bot.jobs.settling import Settler
-from bot.store import Job, SqlStore
+from bot.jobs.services import Services
+from bot.jobs.settling import settle
+from bot.store import Job
 
 _OPEN = (StepState.RECEIVED, StepState.POSTED)
 
 
-class ExpireStep:
-    def __init__(self, store: SqlStore, settler: Settler) -> None:
-        self._store = store
-        self._settler = settler
-
-    async def __call__(self, job: Job) -> None:
-        record = await record_of(job, self._store)
-        if record is None or not record.state.is_open:
-            return
-        await self._settler.settle(record, StepState.EXPIRED, None, from_states=_OPEN)
+async def expire_step(s: Services, job: Job) -> None:
+    record = await s.record_of(job)
+    if record is not None and record.state.is_open:
+        await settle(s, record, StepState.EXPIRED, None, from_states=_OPEN)

@@ -3,70 +3,54 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
-from bot.jobs.common import ids, record_of
-from bot.lifecycle import Lifecycle
-from bot.routing import Router
-from bot.slack.messenger import PostedMessage, SlackMessenger, SlackPermanent
-from bot.store import Job, SqlStore
+from bot.jobs.common import ids
+from bot.jobs.services import Services
+from bot.slack.messenger import PostedMessage, SlackPermanent
+from bot.store import Job
 
 log = logging.getLogger(__name__)
 
 
-class PostStep:
-    def __init__(
-        self,
-        store: SqlStore,
-        messenger: SlackMessenger,
-        router: Router,
-        lifecycle: Lifecycle,
-        clock: Callable[[], float],
-    ) -> None:
-        self._store = store
-        self._messenger = messenger
-        self._router = router
-        self._lifecycle = lifecycle
-        self._clock = clock
+async def post_step(s: Services, job: Job) -> None:
+    record = await s.record_of(job)
+    if record is None or record.message_ts is not None or record.state.is_settled:
+        return  # posted already, or settled before it could be (nothing to act on)
+    channel = s.router.channel_for(record.step)
+    posted = await _earlier_post(s, job, channel, record.step.step_id)
+    if posted is None:
+        posted = await s.messenger.post_step(record, channel)
+    await s.store.mark_posted(
+        record.step.step_id,
+        posted.channel_id,
+        posted.ts,
+        posted.permalink,
+        effects=s.lifecycle.posted(s.clock()),
+    )
+    log.info("step posted", extra=ids(record) | {"channel_id": posted.channel_id})
 
-    async def __call__(self, job: Job) -> None:
-        record = await record_of(job, self._store)
-        if record is None or record.message_ts is not None or record.state.is_settled:
-            return  # posted already, or settled before it could be (nothing to act on)
-        channel = self._router.channel_for(record.step)
-        posted = await self._earlier_post(job, channel, record.step.step_id)
-        if posted is None:
-            posted = await self._messenger.post_step(record, channel)
-        await self._store.mark_posted(
-            record.step.step_id,
-            posted.channel_id,
-            posted.ts,
-            posted.permalink,
-            effects=self._lifecycle.posted(self._clock()),
+
+async def _earlier_post(s: Services, job: Job, channel: str, step_id: str) -> PostedMessage | None:
+    """The message an earlier attempt posted, if it did.
+
+    An attempt can post and then die (or lose Slack's reply) before the store learns the
+    message's ts; posting again would show the step twice.
+    """
+    if job.attempts == 0:
+        return None
+    try:
+        found = await s.messenger.find_step_message(channel, step_id)
+    except SlackPermanent as exc:
+        # Better a rare duplicate than a step nobody sees.
+        log.warning(
+            "could not look for an earlier post of the step (is channels:history granted?); "
+            "posting it, which may show it twice",
+            extra={"step_id": step_id, "reason": exc.reason},
         )
-        log.info("step posted", extra=ids(record) | {"channel_id": posted.channel_id})
-
-    async def _earlier_post(self, job: Job, channel: str, step_id: str) -> PostedMessage | None:
-        """The message an earlier attempt posted, if it did.
-
-        An attempt can post and then die (or lose Slack's reply) before the store learns
-        the message's ts; posting again would show the step twice.
-        """
-        if job.attempts == 0:
-            return None
-        try:
-            found = await self._messenger.find_step_message(channel, step_id)
-        except SlackPermanent as exc:
-            # Better a rare duplicate than a step nobody sees.
-            log.warning(
-                "could not look for an earlier post of the step (is channels:history "
-                "granted?); posting it, which may show it twice",
-                extra={"step_id": step_id, "reason": exc.reason},
-            )
-            return None
-        if found is not None:
-            log.warning(
-                "step was already posted by an earlier attempt; keeping that message",
-                extra={"step_id": step_id, "message_ts": found.ts},
-            )
-        return found
+        return None
+    if found is not None:
+        log.warning(
+            "step was already posted by an earlier attempt; keeping that message",
+            extra={"step_id": step_id, "message_ts": found.ts},
+        )
+    return found

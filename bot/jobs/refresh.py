@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from bot.jobs.common import record_of
-from bot.slack.messenger import SlackMessenger
-from bot.store import Job, SqlStore
+from bot.jobs.services import Services
+from bot.store import Job
 
 
-class RefreshMessage:
-    def __init__(self, store: SqlStore, messenger: SlackMessenger) -> None:
-        self._store = store
-        self._messenger = messenger
-
-    async def __call__(self, job: Job) -> None:
-        record = await record_of(job, self._store)
-        if record is None or record.message_ts is None:
-            return  # the post job renders the latest state when it runs
-        await self._messenger.update_step(record)
+async def refresh_message(s: Services, job: Job) -> None:
+    record = await s.record_of(job)
+    if record is not None and record.message_ts is not None:
+        # Without a message yet, the post job renders the latest state when it runs.
+        await s.messenger.update_step(record)

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-from bot.jobs.common import record_of
-from bot.slack.threads import SlackThreads
+from bot.jobs.services import Services
 from bot.slack.trail import trail_text
-from bot.store import Job, SqlStore
+from bot.store import Job
 
 
-class ReplyInThread:
-    def __init__(self, store: SqlStore, threads: SlackThreads) -> None:
-        self._store = store
-        self._threads = threads
-
-    async def __call__(self, job: Job) -> None:
-        record = await record_of(job, self._store)
-        if record is None or record.message_ts is None or record.channel_id is None:
-            return
-        text = trail_text(record)
-        if text is not None:
-            await self._threads.reply(record.channel_id, record.message_ts, text)
+async def reply_in_thread(s: Services, job: Job) -> None:
+    record = await s.record_of(job)
+    if record is None or record.message_ts is None or record.channel_id is None:
+        return
+    text = trail_text(record)
+    if text is not None:
+        await s.threads.reply(record.channel_id, record.message_ts, text)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
@@ -40,41 +41,32 @@ log = logging.getLogger(__name__)
 FORM_TOO_LARGE = "This step asks for more than a Slack form can hold; answer it in Intercom."
 
 
+@dataclass(frozen=True)
 class Answering:
-    def __init__(
-        self,
-        store: SqlStore,
-        router: Router,
-        follow_ups: FollowUps,
-        wake_worker: Callable[[], None],
-        *,
-        clock: Callable[[], float],
-        metrics: Metrics,
-    ) -> None:
-        self._store = store
-        self._router = router
-        self._follow_ups = follow_ups
-        self._wake_worker = wake_worker
-        self._clock = clock
-        self._metrics = metrics
+    store: SqlStore
+    router: Router
+    follow_ups: FollowUps
+    wake_worker: Callable[[], None]
+    clock: Callable[[], float]
+    metrics: Metrics
 
     async def open_form(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
         await ack()
-        self._follow_ups.run(self._open_form(body, client, respond), "open-form")
+        self.follow_ups.run(self._open_form(body, client, respond), "open-form")
 
     async def _open_form(
         self, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond
     ) -> None:
-        record = await self._store.get(action_value(body))
+        record = await self.store.get(action_value(body))
         if record is None or not record.state.is_open:
             await tell_clicker(body, client, respond, why_closed(record))
             return
         if not record.step.answerable:
             await tell_clicker(body, client, respond, unanswerable_note(record.step))
             return
-        if not await self._router.access_for(record.step).allows(user_id_of(body), client):
+        if not await self.router.access_for(record.step).allows(user_id_of(body), client):
             await tell_clicker(body, client, respond, NOT_ALLOWED)
             return
         try:
@@ -102,28 +94,28 @@ class Answering:
         client: AsyncWebClient,
         value: bool,
     ) -> None:
-        record = await self._store.get(action_value(body))
+        record = await self.store.get(action_value(body))
         refusal = None
         if record is None or not record.state.is_open or not record.step.single_boolean:
             refusal = why_closed(record)
         elif not record.step.answerable:
             refusal = unanswerable_note(record.step)
-        elif not await self._router.access_for(record.step).allows(user_id_of(body), client):
+        elif not await self.router.access_for(record.step).allows(user_id_of(body), client):
             refusal = NOT_ALLOWED
         if refusal is not None or record is None:
             await ack()
-            self._follow_ups.run(tell(respond, refusal or why_closed(record)), "refusal")
+            self.follow_ups.run(tell(respond, refusal or why_closed(record)), "refusal")
             return
         won, current = await self._claim(record, boolean_answer(record.step, value), body)
         await ack()
         if not won:
-            self._follow_ups.run(tell(respond, why_closed(current)), "closed-note")
+            self.follow_ups.run(tell(respond, why_closed(current)), "closed-note")
 
     async def submit_form(
         self, ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
         view = body.get("view") or {}
-        record = await self._store.get(ids.step_id_of_view(view) or "")
+        record = await self.store.get(ids.step_id_of_view(view) or "")
         if record is None or not record.state.is_open:
             await ack(response_action="update", view=closed_view(record))
             return
@@ -131,7 +123,7 @@ class Answering:
             await ack(response_action="update", view=notice_view(unanswerable_note(record.step)))
             return
         # Never trust that the form was only shown to someone allowed: check again here.
-        if not await self._router.access_for(record.step).allows(user_id_of(body), client):
+        if not await self.router.access_for(record.step).allows(user_id_of(body), client):
             await ack(response_action="update", view=notice_view(NOT_ALLOWED))
             return
         state_values = (view.get("state") or {}).get("values") or {}
@@ -146,7 +138,7 @@ class Answering:
             await ack(response_action="update", view=closed_view(current))
 
     async def list_options(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        record = await self._store.get(ids.step_id_of_view(body.get("view") or {}) or "")
+        record = await self.store.get(ids.step_id_of_view(body.get("view") or {}) or "")
         attribute = (
             options_attribute(record.step, str(body.get("action_id") or "")) if record else None
         )
@@ -162,12 +154,12 @@ class Answering:
         body: dict[str, Any],
         comment: str | None = None,
     ) -> tuple[bool, StepRecord | None]:
-        now = self._clock()
+        now = self.clock()
         answer = Answer(user_id=user_id_of(body), values=values, submitted_at=now, comment=comment)
-        result = await self._store.claim_answer(record.step.step_id, answer, now)
+        result = await self.store.claim_answer(record.step.step_id, answer, now)
         if result.won:
-            self._wake_worker()
-            self._metrics.time_to_answer.observe(max(0.0, now - record.received_at))
+            self.wake_worker()
+            self.metrics.time_to_answer.observe(max(0.0, now - record.received_at))
             log.info(
                 "answer claimed",
                 extra={

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck
@@ -52,23 +53,21 @@ TEST_LIMITED = (
 )
 
 
+@dataclass(frozen=True)
 class Commands:
-    def __init__(
-        self,
-        store: SqlStore,
-        router: Router,
-        follow_ups: FollowUps,
-        wake_worker: Callable[[], None],
-        *,
-        clock: Callable[[], float],
-    ) -> None:
-        self._store = store
-        self._router = router
-        self._follow_ups = follow_ups
-        self._wake_worker = wake_worker
-        self._clock = clock
-        self._visibility = PendingVisibility(store, router)
-        self._test_limit = PerUserLimit(TESTS_PER_WINDOW, TEST_WINDOW_SECONDS)
+    store: SqlStore
+    router: Router
+    follow_ups: FollowUps
+    wake_worker: Callable[[], None]
+    clock: Callable[[], float]
+    visibility: PendingVisibility = field(init=False)
+    test_limit: PerUserLimit = field(
+        init=False, default_factory=lambda: PerUserLimit(TESTS_PER_WINDOW, TEST_WINDOW_SECONDS)
+    )
+
+    def __post_init__(self) -> None:
+        # Frozen, so the one derived part is set this way.
+        object.__setattr__(self, "visibility", PendingVisibility(self.store, self.router))
 
     async def hitl(self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         text = str(command.get("text") or "").strip().lower()
@@ -80,30 +79,30 @@ class Commands:
             await ack(response_type="ephemeral", text=HITL_HELP)
             return
         if text == "stats":
-            settled = await self._store.settled_since(self._clock() - STATS_WINDOW_SECONDS)
+            settled = await self.store.settled_since(self.clock() - STATS_WINDOW_SECONDS)
             stats = stats_message(procedure_stats(settled))
             await ack(response_type="ephemeral", text=stats["text"], blocks=stats["blocks"])
             return
-        pending = await self._visibility.for_viewer(user_id, client, PENDING_SHOWN_MAX)
+        pending = await self.visibility.for_viewer(user_id, client, PENDING_SHOWN_MAX)
         message = pending_list(
             pending.records,
             total=pending.total,
             for_others=pending.for_others,
             permalinks={r.step.step_id: r.permalink for r in pending.records if r.permalink},
-            now=self._clock(),
+            now=self.clock(),
         )
         await ack(response_type="ephemeral", text=message["text"], blocks=message["blocks"])
 
     async def _send_test(self, user_id: str, client: AsyncWebClient) -> str:
         """Queues a test step for the channel; says what happens (mrkdwn)."""
-        if not await self._router.access_for(None).allows(user_id, client):
+        if not await self.router.access_for(None).allows(user_id, client):
             return NOT_ALLOWED
-        wait = self._test_limit.wait(user_id, self._clock())
+        wait = self.test_limit.wait(user_id, self.clock())
         if wait > 0:
             return TEST_LIMITED.format(count=TESTS_PER_WINDOW, seconds=max(1, round(wait)))
-        step = test_step(self._clock())
-        await self._store.add_steps([step], self._clock())
-        self._wake_worker()
+        step = test_step(self.clock())
+        await self.store.add_steps([step], self.clock())
+        self.wake_worker()
         log.info("test step queued", extra={"step_id": step.step_id, "user_id": user_id})
         return TEST_QUEUED
 
@@ -113,17 +112,17 @@ class Commands:
         Bolt acks an event when its listener returns: the work runs after that."""
         user_id = str(event.get("user") or "")
         if event.get("tab", "home") == "home" and user_id:
-            self._follow_ups.run(self._publish_home(user_id, client), "home")
+            self.follow_ups.run(self._publish_home(user_id, client), "home")
 
     async def _publish_home(self, user_id: str, client: AsyncWebClient) -> None:
-        pending = await self._visibility.for_viewer(user_id, client, HOME_PENDING_SHOWN_MAX)
-        mine = await self._store.answered_by(user_id, HOME_MINE_SHOWN_MAX)
+        pending = await self.visibility.for_viewer(user_id, client, HOME_PENDING_SHOWN_MAX)
+        mine = await self.store.answered_by(user_id, HOME_MINE_SHOWN_MAX)
         view = home_view(
             pending.records,
             pending_total=pending.total,
             for_others=pending.for_others,
             mine=mine,
-            now=self._clock(),
+            now=self.clock(),
         )
         await client.views_publish(user_id=user_id, view=view)
 

@@ -32,10 +32,8 @@ class Interactions:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._follow_ups = FollowUps()
-        self.answering = Answering(
-            store, router, self._follow_ups, wake_worker, clock=clock, metrics=metrics
-        )
-        self.commands = Commands(store, router, self._follow_ups, wake_worker, clock=clock)
+        self.answering = Answering(store, router, self._follow_ups, wake_worker, clock, metrics)
+        self.commands = Commands(store, router, self._follow_ups, wake_worker, clock)
 
     def register(self, app: AsyncApp) -> None:
         answering, commands = self.answering, self.commands

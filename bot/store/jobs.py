@@ -43,6 +43,16 @@ class Job:
     # likely); None when the job was never claimed or was handed back.
     taken_over_from: str | None = None
 
+    def log_fields(self) -> dict[str, object]:
+        """What every log line about this job carries."""
+        return {
+            "job_id": self.id,
+            "job_kind": self.kind,
+            "step_id": self.step_id,
+            "conversation_id": self.conversation_id,
+            "attempt": self.attempts + 1,
+        }
+
 
 @dataclass(frozen=True)
 class QueuedJob:

@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from aiohttp import web
@@ -107,6 +107,9 @@ class RecordedNote:
     body: Any
     status: int
     at: float
+
+
+_Recorded = TypeVar("_Recorded", RecordedCallback, RecordedNote)
 
 
 def _parse_json(raw: bytes) -> Any:
@@ -214,17 +217,7 @@ class FakeIntercom(LoopbackServer):
         status: int | None = None,
     ) -> list[RecordedCallback]:
         """Wait until ``count`` callbacks (answered ``status``, if given) exist; return them."""
-
-        def matching() -> list[RecordedCallback]:
-            return [c for c in self.callbacks if status is None or c.status == status]
-
-        def describe() -> str:
-            seen = [(c.step_id, c.status) for c in self.callbacks]
-            which = "" if status is None else f" answered {status}"
-            return f"wanted {count} callback(s){which}; (step_id, status) seen: {seen}"
-
-        await self._wait_until(lambda: len(matching()) >= count, timeout, describe)
-        return matching()
+        return await self._wait_for(self.callbacks, "callback", count, timeout, status)
 
     async def wait_for_notes(
         self,
@@ -233,14 +226,23 @@ class FakeIntercom(LoopbackServer):
         status: int | None = None,
     ) -> list[RecordedNote]:
         """Wait until ``count`` notes (answered ``status``, if given) exist; return them."""
+        return await self._wait_for(self.notes, "note", count, timeout, status)
 
-        def matching() -> list[RecordedNote]:
-            return [n for n in self.notes if status is None or n.status == status]
+    async def _wait_for(
+        self,
+        records: list[_Recorded],
+        what: str,
+        count: int,
+        timeout: float,  # noqa: ASYNC109 - a deadline for the wait
+        status: int | None,
+    ) -> list[_Recorded]:
+        def matching() -> list[_Recorded]:
+            return [r for r in records if status is None or r.status == status]
 
         def describe() -> str:
-            seen = [(n.conversation_id, n.status) for n in self.notes]
+            seen = [(r.conversation_id, r.status) for r in records]
             which = "" if status is None else f" answered {status}"
-            return f"wanted {count} note(s){which}; (conversation_id, status) seen: {seen}"
+            return f"wanted {count} {what}(s){which}; (conversation_id, status) seen: {seen}"
 
         await self._wait_until(lambda: len(matching()) >= count, timeout, describe)
         return matching()

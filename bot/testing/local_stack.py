@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -30,6 +29,7 @@ from bot.testing.driver import (
     HttpAnswer,
 )
 from bot.testing.intercom import FakeIntercom, ToFakeIntercom
+from bot.testing.loopback import StartStop
 from bot.testing.slack import FakeSlack
 
 __all__ = [
@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 
-class LocalStack(Driver):
+class LocalStack(Driver, StartStop):
     def __init__(
         self,
         database_url: str,
@@ -66,18 +66,6 @@ class LocalStack(Driver):
         self._listener: Listener | None = None
         self.settings: Settings | None = None
         self.app: web.Application | None = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     def settings_values(self) -> dict[str, Any]:
         """The environment the bot runs with, pointed at the fakes."""

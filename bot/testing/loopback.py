@@ -11,7 +11,29 @@ from typing import Self
 from aiohttp import web
 
 
-class LoopbackServer:
+class StartStop:
+    """`async with` for what has `start()` and `stop()`: the fakes and LocalStack."""
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+class LoopbackServer(StartStop):
     """Subclasses add their routes in `_add_routes` and call `_notify()` after recording."""
 
     name = "fake"
@@ -52,18 +74,6 @@ class LoopbackServer:
         self._stopping.set()
         runner, self._runner, self._port = self._runner, None, None
         await runner.cleanup()
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
     @property
     def _base_url(self) -> str:

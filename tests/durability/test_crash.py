@@ -83,20 +83,34 @@ async def test_post_that_reached_slack_before_a_kill_is_not_posted_again(
     assert len(fakes.slack.calls_to("chat.postMessage")) == 1
 
 
-async def test_answer_acknowledged_before_a_kill_is_delivered_after_restart(
-    fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, sqlite_url: str
-) -> None:
-    first = bots(sqlite_url)
-    step_id = await start_with_posted_step(fakes, first, session, sqlite_url)
-    fakes.intercom.script(step_id, Reply(503, delay=HANGS))
-
+async def _killed_while_delivering(
+    fakes: Fakes,
+    bots: BotFactory,
+    session: aiohttp.ClientSession,
+    database_url: str,
+    reply: Reply,
+) -> str:
+    """A posted step answered with a click, the bot killed while Intercom holds the
+    callback (answering `reply` late); the step's id."""
+    first = bots(database_url)
+    step_id = await start_with_posted_step(fakes, first, session, database_url)
+    fakes.intercom.script(step_id, reply)
     assert await click(session, first.url, step_id) == 200
-    async with observe(sqlite_url) as db:
+    async with observe(database_url) as db:
         await wait_leased(db, step_id, JobKind.DELIVER)
         await asyncio.sleep(IN_FLIGHT)
         await first.kill()
-        assert fakes.intercom.callbacks == []
+    return step_id
 
+
+async def test_answer_acknowledged_before_a_kill_is_delivered_after_restart(
+    fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, sqlite_url: str
+) -> None:
+    step_id = await _killed_while_delivering(
+        fakes, bots, session, sqlite_url, Reply(503, delay=HANGS)
+    )
+    assert fakes.intercom.callbacks == []
+    async with observe(sqlite_url) as db:
         await bots(sqlite_url).start()
         await wait_state(db, step_id, StepState.ANSWERED)
         await wait_jobs_done(db, step_id)
@@ -112,16 +126,10 @@ async def test_answer_that_reached_intercom_before_a_kill_is_reported_honestly(
     fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, sqlite_url: str
 ) -> None:
     """Intercom took the answer, the bot died before hearing so; the retry meets a 409."""
-    first = bots(sqlite_url)
-    step_id = await start_with_posted_step(fakes, first, session, sqlite_url)
-    fakes.intercom.script(step_id, Reply(200, delay=HANGS))
-
-    assert await click(session, first.url, step_id) == 200
+    step_id = await _killed_while_delivering(
+        fakes, bots, session, sqlite_url, Reply(200, delay=HANGS)
+    )
     async with observe(sqlite_url) as db:
-        await wait_leased(db, step_id, JobKind.DELIVER)
-        await asyncio.sleep(IN_FLIGHT)
-        await first.kill()
-
         await bots(sqlite_url).start()
         record = await wait_state(db, step_id, StepState.FULFILLED_ELSEWHERE)
         await wait_jobs_done(db, step_id)

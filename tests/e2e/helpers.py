@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import time
 import uuid
@@ -116,16 +115,7 @@ async def send_ok(stack: LocalStack, payload: dict[str, Any]) -> HttpAnswer:
 
 async def post_webhook_raw(stack: LocalStack, body: bytes, headers: dict[str, str]) -> HttpAnswer:
     """A POST to the webhook with exactly these headers (no signature added)."""
-    # A file-like body: aiohttp warns about (large) raw bytes blocking the loop.
-    async with stack.session.post(
-        f"{stack.url}/intercom/webhook", data=io.BytesIO(body), headers=headers
-    ) as response:
-        text = await response.text()
-    try:
-        parsed: Any = json.loads(text) if text else None
-    except json.JSONDecodeError:
-        parsed = text
-    return HttpAnswer(response.status, parsed)
+    return await stack.post("/intercom/webhook", body, headers)
 
 
 # --- What the bot sent to Slack ------------------------------------------------------------

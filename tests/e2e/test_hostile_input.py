@@ -51,15 +51,7 @@ LONE = "\ud83d"  # half an emoji: what JavaScript's string truncation leaves
 async def post_raw(
     stack: LocalStack, path: str, body: bytes, headers: dict[str, str]
 ) -> HttpAnswer:
-    async with stack.session.post(
-        f"{stack.url}{path}", data=io.BytesIO(body), headers=headers
-    ) as response:
-        text = await response.text()
-    try:
-        parsed: Any = json.loads(text) if text else None
-    except json.JSONDecodeError:
-        parsed = text
-    return HttpAnswer(response.status, parsed)
+    return await stack.post(path, body, headers)
 
 
 async def post_signed_slack(stack: LocalStack, body: str) -> HttpAnswer:
@@ -159,6 +151,17 @@ def _port(stack: LocalStack) -> int:
     return int(stack.url.rsplit(":", 1)[1])
 
 
+async def _exchange(stack: LocalStack, request: bytes, seconds: float) -> bytes:
+    """Sends raw `request` bytes on a new connection; the first bytes of the answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", _port(stack))
+    writer.write(request)
+    await writer.drain()
+    try:
+        return await asyncio.wait_for(reader.read(200), seconds)
+    finally:
+        writer.close()
+
+
 async def test_connections_that_never_finish_their_headers_do_not_stall_anyone(
     tight: LocalStack, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -195,15 +198,12 @@ async def test_headers_not_finished_in_time_close_the_connection(tight: LocalSta
 
 
 async def test_a_body_that_never_arrives_is_answered_408(tight: LocalStack) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", _port(tight))
-    writer.write(
+    answer = await _exchange(
+        tight,
         b"POST /intercom/webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        b'Content-Length: 1000\r\n\r\n{"topic"'
+        b'Content-Length: 1000\r\n\r\n{"topic"',
+        5,
     )
-    await writer.drain()
-
-    answer = await asyncio.wait_for(reader.read(200), 5)
-    writer.close()
 
     assert answer.startswith(b"HTTP/1.1 408")
 
@@ -233,15 +233,12 @@ async def test_an_unsigned_slack_request_is_refused_before_its_body_is_read(
     stack: LocalStack,
 ) -> None:
     """Headers promise 1 MiB that never comes: the 401 does not wait for it."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", _port(stack))
-    writer.write(
+    answer = await _exchange(
+        stack,
         b"POST /slack/events HTTP/1.1\r\nHost: x\r\n"
-        b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1048576\r\n\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1048576\r\n\r\n",
+        2,
     )
-    await writer.drain()
-
-    answer = await asyncio.wait_for(reader.read(200), 2)
-    writer.close()
 
     assert answer.startswith(b"HTTP/1.1 401")
 

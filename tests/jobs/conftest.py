@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import JobKind, Step
 from bot.intercom.client import IntercomClient
-from bot.jobs.settling import Settler
+from bot.jobs.services import Services
 from bot.lifecycle import Lifecycle
 from bot.metrics import Metrics
 from bot.routing import Router
@@ -26,6 +26,7 @@ from bot.testing.intercom import FakeIntercom
 from bot.testing.slack import FakeSlack
 from tests.store.factories import make_step
 
+Handler = Callable[[Services, Job], Awaitable[None]]
 TOKEN = "xoxb-jobs-test-token"
 INTERCOM_TOKEN = "jobs-intercom-token"
 CHANNEL = "C0JOBS"
@@ -33,16 +34,13 @@ CHANNEL = "C0JOBS"
 
 @dataclass
 class Kit:
-    store: SqlStore
+    services: Services
     slack: FakeSlack
     intercom: FakeIntercom
-    messenger: SlackMessenger
-    threads: SlackThreads
-    client: IntercomClient
-    router: Router
-    lifecycle: Lifecycle
-    settler: Settler
-    metrics: Metrics
+
+    @property
+    def store(self) -> SqlStore:
+        return self.services.store
 
     def step(self, **fields: object) -> Step:
         """A step whose callback is the fake Intercom's."""
@@ -61,12 +59,10 @@ class Kit:
                 await self.store.finish_job(job.id, "test")
         raise AssertionError(f"no {kind} job for {step_id}")
 
-    async def run(
-        self, handler: Callable[[Job], Awaitable[None]], step_id: str, kind: JobKind
-    ) -> Job:
+    async def run(self, handler: Handler, step_id: str, kind: JobKind) -> Job:
         """Claims the step's job of `kind`, runs `handler` on it and finishes it."""
         job = await self.job(step_id, kind)
-        await handler(job)
+        await handler(self.services, job)
         await self.store.finish_job(job.id, "test")
         return job
 
@@ -91,15 +87,18 @@ async def kit(tmp_path: object) -> AsyncIterator[Kit]:
             default_access=AnswerAccess(),
         )
         yield Kit(
-            store=store,
+            services=Services(
+                store=store,
+                messenger=SlackMessenger(web, metrics=metrics),
+                threads=SlackThreads(web, metrics=metrics),
+                intercom=IntercomClient(http, INTERCOM_TOKEN, metrics=metrics),
+                router=router,
+                lifecycle=lifecycle,
+                metrics=metrics,
+                clock=time.time,
+                admin_id="991",
+            ),
             slack=slack,
             intercom=intercom,
-            messenger=SlackMessenger(web, metrics=metrics),
-            threads=SlackThreads(web, metrics=metrics),
-            client=IntercomClient(http, INTERCOM_TOKEN, metrics=metrics),
-            router=router,
-            lifecycle=lifecycle,
-            settler=Settler(store, lifecycle, metrics, time.time),
-            metrics=metrics,
         )
     await store.close()

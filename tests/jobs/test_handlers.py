@@ -4,18 +4,19 @@ that running it again does nothing more."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
 from bot.domain import JobKind, StepState
 from bot.errors import Permanent, Retryable
-from bot.jobs.deliver import DeliverAnswer
-from bot.jobs.expire import ExpireStep
-from bot.jobs.note import AddAuditNote
-from bot.jobs.post import PostStep
-from bot.jobs.refresh import RefreshMessage
-from bot.jobs.remind import RemindThread
-from bot.jobs.trail import ReplyInThread
+from bot.jobs.deliver import deliver_answer, give_up_delivering
+from bot.jobs.expire import expire_step
+from bot.jobs.note import add_audit_note
+from bot.jobs.post import post_step
+from bot.jobs.refresh import refresh_message
+from bot.jobs.remind import remind_thread
+from bot.jobs.trail import reply_in_thread
 from bot.testing.intercom import Reply
 from tests.store.factories import make_answer
 
@@ -27,7 +28,7 @@ async def _posted(kit: Kit, **fields: object) -> str:
     step = kit.step(**fields)
     await kit.store.add_steps([step], time.time())
     job = await kit.job(step.step_id, JobKind.POST)
-    await PostStep(kit.store, kit.messenger, kit.router, kit.lifecycle, time.time)(job)
+    await post_step(kit.services, job)
     await kit.store.finish_job(job.id, "test")
     return step.step_id
 
@@ -56,15 +57,14 @@ async def test_post_run_again_keeps_the_message_it_already_posted(kit: Kit) -> N
     step = kit.step()
     await kit.store.add_steps([step], time.time())
     job = await kit.job(step.step_id, JobKind.POST)
-    post = PostStep(kit.store, kit.messenger, kit.router, kit.lifecycle, time.time)
-    await post(job)
+    await post_step(kit.services, job)
     # As if the first attempt had posted and died before the store learned it.
     retried = type(job)(**{**job.__dict__, "attempts": 1, "record": None})
     await kit.store.run_in_transaction(
         lambda conn: conn.exec_driver_sql("UPDATE steps SET message_ts = NULL, state = 'received'")
     )
 
-    await post(retried)
+    await post_step(kit.services, retried)
 
     assert len(kit.slack.posted(CHANNEL)) == 1
 
@@ -76,7 +76,7 @@ async def test_post_that_slack_refuses_raises_for_the_worker(kit: Kit) -> None:
 
     with pytest.raises(Permanent):
         await kit.run(
-            PostStep(kit.store, kit.messenger, kit.router, kit.lifecycle, time.time),
+            post_step,
             step.step_id,
             JobKind.POST,
         )
@@ -88,7 +88,7 @@ async def test_post_that_slack_refuses_raises_for_the_worker(kit: Kit) -> None:
 async def test_deliver_sends_the_answer_and_settles_it(kit: Kit) -> None:
     step_id = await _answered(kit)
 
-    await kit.run(DeliverAnswer(kit.store, kit.client, kit.settler), step_id, JobKind.DELIVER)
+    await kit.run(deliver_answer, step_id, JobKind.DELIVER)
 
     record = await kit.store.get(step_id)
     assert record is not None
@@ -103,7 +103,7 @@ async def test_deliver_leaves_retries_to_the_worker(kit: Kit) -> None:
     kit.intercom.script(step_id, Reply.rate_limited(9))
 
     with pytest.raises(Retryable) as raised:
-        await kit.run(DeliverAnswer(kit.store, kit.client, kit.settler), step_id, JobKind.DELIVER)
+        await kit.run(deliver_answer, step_id, JobKind.DELIVER)
 
     assert raised.value.retry_after == 9.0
     record = await kit.store.get(step_id)
@@ -113,10 +113,9 @@ async def test_deliver_leaves_retries_to_the_worker(kit: Kit) -> None:
 
 async def test_deliver_giving_up_says_why_on_the_step(kit: Kit) -> None:
     step_id = await _answered(kit)
-    deliver = DeliverAnswer(kit.store, kit.client, kit.settler)
     job = await kit.job(step_id, JobKind.DELIVER)
 
-    await deliver.give_up(job, Retryable("Intercom answered 503"))
+    await give_up_delivering(kit.services, job, Retryable("Intercom answered 503"))
 
     record = await kit.store.get(step_id)
     assert record is not None
@@ -129,7 +128,7 @@ async def test_deliver_of_a_test_step_calls_nobody(kit: Kit) -> None:
     await kit.store.add_steps([step], time.time())
     await kit.store.claim_answer(step.step_id, make_answer(), time.time())
 
-    await kit.run(DeliverAnswer(kit.store, kit.client, kit.settler), step.step_id, JobKind.DELIVER)
+    await kit.run(deliver_answer, step.step_id, JobKind.DELIVER)
 
     record = await kit.store.get(step.step_id)
     assert record is not None
@@ -143,7 +142,7 @@ async def test_deliver_of_a_test_step_calls_nobody(kit: Kit) -> None:
 async def test_refresh_brings_the_message_in_line_with_the_step(kit: Kit) -> None:
     step_id = await _answered(kit)
 
-    await kit.run(RefreshMessage(kit.store, kit.messenger), step_id, JobKind.REFRESH)
+    await kit.run(refresh_message, step_id, JobKind.REFRESH)
 
     (update,) = kit.slack.calls_to("chat.update")
     assert "Sending" in str(update["blocks"])
@@ -151,10 +150,9 @@ async def test_refresh_brings_the_message_in_line_with_the_step(kit: Kit) -> Non
 
 async def test_expire_settles_an_open_step_once(kit: Kit) -> None:
     step_id = await _posted(kit, expires_at=int(time.time()) + 3600)
-    expire = ExpireStep(kit.store, kit.settler)
-    job = await kit.run(expire, step_id, JobKind.EXPIRE)
+    job = await kit.run(expire_step, step_id, JobKind.EXPIRE)
 
-    await expire(job)
+    await expire_step(kit.services, job)
 
     record = await kit.store.get(step_id)
     assert record is not None
@@ -167,9 +165,9 @@ async def test_expire_settles_an_open_step_once(kit: Kit) -> None:
 
 async def test_trail_tells_the_thread_how_the_step_settled(kit: Kit) -> None:
     step_id = await _answered(kit)
-    await kit.run(DeliverAnswer(kit.store, kit.client, kit.settler), step_id, JobKind.DELIVER)
+    await kit.run(deliver_answer, step_id, JobKind.DELIVER)
 
-    await kit.run(ReplyInThread(kit.store, kit.threads), step_id, JobKind.TRAIL)
+    await kit.run(reply_in_thread, step_id, JobKind.TRAIL)
 
     record = await kit.store.get(step_id)
     assert record is not None
@@ -180,9 +178,7 @@ async def test_trail_tells_the_thread_how_the_step_settled(kit: Kit) -> None:
 
 async def test_remind_mentions_the_routes_people_and_schedules_the_next(kit: Kit) -> None:
     step_id = await _posted(kit)
-    remind = RemindThread(kit.store, kit.threads, kit.router, kit.lifecycle, time.time)
-
-    await kit.run(remind, step_id, JobKind.REMIND)
+    await kit.run(remind_thread, step_id, JobKind.REMIND)
 
     record = await kit.store.get(step_id)
     assert record is not None
@@ -195,9 +191,9 @@ async def test_remind_mentions_the_routes_people_and_schedules_the_next(kit: Kit
 
 async def test_note_names_who_answered_in_the_conversation(kit: Kit) -> None:
     step_id = await _answered(kit)
-    await kit.run(DeliverAnswer(kit.store, kit.client, kit.settler), step_id, JobKind.DELIVER)
+    await kit.run(deliver_answer, step_id, JobKind.DELIVER)
 
-    await kit.run(AddAuditNote(kit.store, kit.client, kit.threads, "991"), step_id, JobKind.NOTE)
+    await kit.run(add_audit_note, step_id, JobKind.NOTE)
 
     (note,) = kit.intercom.notes
     assert note.body["admin_id"] == "991"
@@ -206,8 +202,9 @@ async def test_note_names_who_answered_in_the_conversation(kit: Kit) -> None:
 
 async def test_note_without_an_admin_writes_nothing(kit: Kit) -> None:
     step_id = await _answered(kit)
-    await kit.run(DeliverAnswer(kit.store, kit.client, kit.settler), step_id, JobKind.DELIVER)
+    await kit.run(deliver_answer, step_id, JobKind.DELIVER)
 
-    await kit.run(AddAuditNote(kit.store, kit.client, kit.threads, None), step_id, JobKind.NOTE)
+    without_admin = replace(kit.services, admin_id=None)
+    await add_audit_note(without_admin, await kit.job(step_id, JobKind.NOTE))
 
     assert kit.intercom.notes == []

@@ -13,6 +13,7 @@ from bot.domain import Attribute, Step
 from bot.intercom.webhook import HITL_TOPIC, parse_delivery
 from bot.samples import load_sample
 from bot.settings import DEFAULT_INTERCOM_API_ORIGINS
+from tests.e2e.helpers import mrkdwn_strings
 
 # Untrusted text that would ping, mention or forge a link if it reached mrkdwn raw.
 NASTY = "<!channel> <@U123> <https://evil|click> <!here> & co"
@@ -61,21 +62,6 @@ def make_step(*attributes: Attribute, **fields: Any) -> Step:
     }
     values.update(fields)
     return Step(**values)
-
-
-def mrkdwn_strings(payload: Any) -> Iterator[str]:
-    """Every string Slack might parse: all of them except plain_text objects' text."""
-    if isinstance(payload, dict):
-        literal = payload.get("type") == "plain_text"
-        for key, value in payload.items():
-            if literal and key == "text":
-                continue
-            yield from mrkdwn_strings(value)
-    elif isinstance(payload, list):
-        for value in payload:
-            yield from mrkdwn_strings(value)
-    elif isinstance(payload, str):
-        yield payload
 
 
 def plain_texts(payload: Any) -> Iterator[str]:
