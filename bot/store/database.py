@@ -20,7 +20,9 @@ import asyncio
 import contextlib
 import itertools
 import queue
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -35,6 +37,7 @@ Work = Callable[[Connection], T]
 # Marks read-only work: on SQLite it starts a deferred transaction, which in WAL mode
 # neither takes nor waits for the write lock another process may hold.
 _READ_ONLY = "hitl_read_only"
+_WAL_SWITCH_SECONDS = 5.0
 
 
 class Database(Protocol):
@@ -210,11 +213,11 @@ def _tune_sqlite(engine: Engine) -> None:
         # Take transaction control from the driver so every transaction can BEGIN IMMEDIATE.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        # WAL + NORMAL: a commit survives a killed process (not a power cut) at far less
-        # fsync cost; busy_timeout covers a second process on the same file.
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        # busy_timeout covers a second process on the same file. WAL + NORMAL: a commit
+        # survives a killed process (not a power cut) at far less fsync cost.
         cursor.execute("PRAGMA busy_timeout=5000")
+        _use_wal(cursor)
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -226,3 +229,18 @@ def _tune_sqlite(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN")
         else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _use_wal(cursor: Any) -> None:
+    """Puts the file in WAL mode (it stays so), once. Switching needs the file to itself
+    and SQLite does not wait for that under busy_timeout: instances opening a new file
+    together retry for a few seconds instead of failing (seen: 1 start in 10)."""
+    deadline = time.monotonic() + _WAL_SWITCH_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return  # WAL, or a file that cannot be (an in-memory one): nothing to wait for
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)

@@ -219,22 +219,17 @@ class FakeIntercom(LoopbackServer):
         """Wait until ``count`` callbacks (answered ``status``, if given) exist; return them."""
         return await self._wait_for(self.callbacks, "callback", count, timeout, status)
 
-    async def wait_for_notes(
-        self,
-        count: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109 - a deadline for the wait, part of the API
-        status: int | None = None,
-    ) -> list[RecordedNote]:
-        """Wait until ``count`` notes (answered ``status``, if given) exist; return them."""
-        return await self._wait_for(self.notes, "note", count, timeout, status)
+    async def wait_for_notes(self, count: int = 1, **wait: Any) -> list[RecordedNote]:
+        """As `wait_for_callbacks`, for notes (`timeout`, `status`)."""
+        return await self._wait_for(self.notes, "note", count, **wait)
 
     async def _wait_for(
         self,
         records: list[_Recorded],
         what: str,
         count: int,
-        timeout: float,  # noqa: ASYNC109 - a deadline for the wait
-        status: int | None,
+        timeout: float = 5.0,  # noqa: ASYNC109 - a deadline for the wait
+        status: int | None = None,
     ) -> list[_Recorded]:
         def matching() -> list[_Recorded]:
             return [r for r in records if status is None or r.status == status]

@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 
+from bot.domain import StepState
+from bot.testing.deliveries import fresh_delivery, step_id_of
 from bot.testing.local_stack import LocalStack
 
 from .conftest import Fakes
+from .helpers import wait_state
 
 # Each field of the boolean sample's form (one Yes/No radio), answered Yes.
 YES_FORM = {
@@ -54,3 +57,16 @@ async def instances(
         finally:
             for stack in reversed(started):
                 await stack.stop()
+
+
+@asynccontextmanager
+async def one_posted_step(
+    database_url: str, fakes: Fakes, **overrides: Any
+) -> AsyncIterator[tuple[LocalStack, str]]:
+    """One app instance with a new boolean step posted to the channel: (stack, step id)."""
+    payload = fresh_delivery("single_boolean", callback_origin=fakes.intercom.origin)
+    step_id = step_id_of(payload)
+    async with instances(database_url, fakes, 1, **overrides) as (stack,):
+        await stack.send_webhook(payload)
+        await wait_state(stack.store, step_id, StepState.POSTED)
+        yield stack, step_id

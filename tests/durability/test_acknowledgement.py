@@ -12,12 +12,9 @@ from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import TypeVar
 
-from bot.domain import StepState
-
 from .conftest import Fakes
 from .driver import hitl_delivery, step_id_of
-from .helpers import wait_state
-from .in_process import YES_FORM, instances
+from .in_process import YES_FORM, instances, one_posted_step
 
 T = TypeVar("T")
 
@@ -67,11 +64,7 @@ async def test_webhook_is_acknowledged_only_once_its_step_is_stored(
 async def test_click_answer_is_acknowledged_only_once_it_is_stored(
     fakes: Fakes, sqlite_url: str
 ) -> None:
-    payload = hitl_delivery(fakes.intercom)
-    step_id = step_id_of(payload)
-    async with instances(sqlite_url, fakes, 1, **QUIET) as (stack,):
-        await stack.send_webhook(payload)
-        await wait_state(stack.store, step_id, StepState.POSTED)
+    async with one_posted_step(sqlite_url, fakes, **QUIET) as (stack, step_id):
         early, answer = await _answered_while_locked(
             sqlite_url, stack.click(step_id, "hitl.answer.yes")
         )
@@ -86,11 +79,7 @@ async def test_click_answer_is_acknowledged_only_once_it_is_stored(
 async def test_form_answer_is_acknowledged_only_once_it_is_stored(
     fakes: Fakes, sqlite_url: str
 ) -> None:
-    payload = hitl_delivery(fakes.intercom)
-    step_id = step_id_of(payload)
-    async with instances(sqlite_url, fakes, 1, **QUIET) as (stack,):
-        await stack.send_webhook(payload)
-        await wait_state(stack.store, step_id, StepState.POSTED)
+    async with one_posted_step(sqlite_url, fakes, **QUIET) as (stack, step_id):
         view = await stack.open_form(step_id)
         early, answer = await _answered_while_locked(sqlite_url, stack.submit(view, YES_FORM))
         stored = await stack.store.get(step_id)

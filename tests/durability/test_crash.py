@@ -28,21 +28,28 @@ from .helpers import (
     wait_leased,
     wait_state,
 )
+from .server import BotProcess
 
 HANGS = 30.0  # longer than any test: the call is still in flight when the bot is killed
 IN_FLIGHT = 0.1  # after the job is leased, time for its request to reach the fake
+
+
+async def _bot_sent_a_step(
+    fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, database_url: str
+) -> tuple[BotProcess, str]:
+    """A bot started, and a new step it acknowledged: (the bot, the step's id)."""
+    bot = bots(database_url)
+    await bot.start()
+    payload = hitl_delivery(fakes.intercom)
+    assert await send_webhook(session, bot.url, payload) == 200
+    return bot, step_id_of(payload)
 
 
 async def test_webhook_acknowledged_before_a_kill_is_posted_after_restart(
     fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, sqlite_url: str
 ) -> None:
     fakes.slack.fail_next("chat.postMessage", status=503, delay=HANGS)
-    first = bots(sqlite_url)
-    await first.start()
-    payload = hitl_delivery(fakes.intercom)
-    step_id = step_id_of(payload)
-
-    assert await send_webhook(session, first.url, payload) == 200
+    first, step_id = await _bot_sent_a_step(fakes, bots, session, sqlite_url)
     async with observe(sqlite_url) as db:
         await wait_leased(db, step_id, JobKind.POST)
         await asyncio.sleep(IN_FLIGHT)
@@ -62,12 +69,7 @@ async def test_post_that_reached_slack_before_a_kill_is_not_posted_again(
 ) -> None:
     """chat.postMessage succeeded, then the bot died before it stored the message's ts."""
     fakes.slack.fail_next("chat.getPermalink", status=503, delay=HANGS)
-    first = bots(sqlite_url)
-    await first.start()
-    payload = hitl_delivery(fakes.intercom)
-    step_id = step_id_of(payload)
-
-    assert await send_webhook(session, first.url, payload) == 200
+    first, step_id = await _bot_sent_a_step(fakes, bots, session, sqlite_url)
     await fakes.slack.wait_for("chat.postMessage")
     await asyncio.sleep(IN_FLIGHT)
     await first.kill()

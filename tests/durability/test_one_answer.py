@@ -10,17 +10,13 @@ from bot.domain import StepState
 from .conftest import Fakes
 from .driver import hitl_delivery, step_id_of
 from .helpers import wait_jobs_done, wait_state
-from .in_process import YES_FORM, instances
+from .in_process import YES_FORM, instances, one_posted_step
 
 
 async def test_two_people_submitting_the_form_at_once_send_one_callback(
     fakes: Fakes, database_url: str
 ) -> None:
-    payload = hitl_delivery(fakes.intercom)
-    step_id = step_id_of(payload)
-    async with instances(database_url, fakes, 1) as (stack,):
-        await stack.send_webhook(payload)
-        await wait_state(stack.store, step_id, StepState.POSTED)
+    async with one_posted_step(database_url, fakes) as (stack, step_id):
         view = await stack.open_form(step_id)
         answers = await asyncio.gather(
             stack.submit(view, YES_FORM, user_id="U0ALICE"),
@@ -38,11 +34,7 @@ async def test_two_people_submitting_the_form_at_once_send_one_callback(
 
 
 async def test_a_click_racing_a_form_sends_one_callback(fakes: Fakes, database_url: str) -> None:
-    payload = hitl_delivery(fakes.intercom)
-    step_id = step_id_of(payload)
-    async with instances(database_url, fakes, 1) as (stack,):
-        await stack.send_webhook(payload)
-        await wait_state(stack.store, step_id, StepState.POSTED)
+    async with one_posted_step(database_url, fakes) as (stack, step_id):
         view = await stack.open_form(step_id)
         await asyncio.gather(
             stack.submit(view, YES_FORM, user_id="U0ALICE"),

@@ -10,8 +10,10 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from bot.samples import load_sample
+from bot.slack import ids
+from bot.testing import slack_payloads
 from bot.testing.deliveries import fresh_delivery
-from bot.testing.local_stack import HttpAnswer, LocalStack
+from bot.testing.local_stack import CHANNEL_ID, HttpAnswer, LocalStack
 from bot.testing.signing import slack_form_body
 
 # Untrusted text that would ping, mention or forge a link if it reached mrkdwn raw.
@@ -365,3 +367,34 @@ async def post_new_step(stack: LocalStack, name: str = "refund_approval") -> str
     payload = fresh_payload(stack, name)
     await send_and_wait_posted(stack, payload)
     return step_id_of(payload)
+
+
+def click_payload(
+    stack: LocalStack, step_id: str, action_id: str = ids.YES, *, user_id: str = "U0ALICE"
+) -> dict[str, Any]:
+    """Slack's block_actions payload for a button on the step's message (to alter, then sign
+    and send)."""
+    return slack_payloads.block_actions(
+        step_id,
+        action_id,
+        user_id=user_id,
+        channel_id=CHANNEL_ID,
+        message_ts="1",
+        response_url=stack.slack.response_url(f"{action_id}-{user_id}"),
+    )
+
+
+def payload_with_text_everywhere(stack: LocalStack, text: str) -> dict[str, Any]:
+    """The refund sample with `text` in every text Intercom sends: the procedure, the
+    question, the assignee, a message and its author, a label."""
+    payload = fresh_payload(
+        stack,
+        procedure_name=f"Refund {text}",
+        hitl_question=f"Approve {text}?",
+        assign_to={"type": "team", "id": "1", "name": f"Support {text}"},
+        recent_messages=[
+            {"body": f"<p>hi {text}</p>", "author": {"type": "user", "name": f"Jane {text}"}}
+        ],
+    )
+    payload["data"]["item"]["attributes_to_collect"][2]["label"] = f"Note {text}"
+    return payload

@@ -31,9 +31,11 @@ from bot.testing.local_stack import (
 from bot.testing.signing import slack_form_body, slack_signature_headers
 
 from .helpers import (
+    click_payload,
     current_message,
     dumps,
     fresh_payload,
+    payload_with_text_everywhere,
     post_webhook_raw,
     refund_state,
     send_and_wait_posted,
@@ -62,16 +64,7 @@ async def post_signed_slack(stack: LocalStack, body: str) -> HttpAnswer:
 
 
 async def test_a_lone_surrogate_in_every_text_field_is_stored_and_posted(stack: LocalStack) -> None:
-    payload = fresh_payload(
-        stack,
-        procedure_name=f"Refund {LONE}",
-        hitl_question=f"Approve {LONE}?",
-        assign_to={"type": "team", "id": "1", "name": f"Support {LONE}"},
-        recent_messages=[
-            {"body": f"<p>hi {LONE}</p>", "author": {"type": "user", "name": f"Jane {LONE}"}}
-        ],
-    )
-    payload["data"]["item"]["attributes_to_collect"][2]["label"] = f"Note {LONE}"
+    payload = payload_with_text_everywhere(stack, LONE)
 
     posted = await send_and_wait_posted(stack, payload)
 
@@ -452,17 +445,15 @@ async def test_with_everyone_restricted_an_outsider_sees_no_step(sqlite_url: str
 # --- 10. Only the installed workspace acts ---------------------------------------------------
 
 
-async def test_a_click_from_another_workspace_is_refused(stack: LocalStack) -> None:
+async def _outsider_click(stack: LocalStack) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A posted single yes/no step, and a Yes click on it by someone to be made foreign."""
     payload = fresh_payload(stack, "single_boolean")
     await send_and_wait_posted(stack, payload)
-    click = slack_payloads.block_actions(
-        step_id_of(payload),
-        "hitl.answer.yes",
-        user_id="U0OUTSIDER",
-        channel_id=CHANNEL_ID,
-        message_ts="1",
-        response_url=stack.slack.response_url("outsider"),
-    )
+    return payload, click_payload(stack, step_id_of(payload), user_id="U0OUTSIDER")
+
+
+async def test_a_click_from_another_workspace_is_refused(stack: LocalStack) -> None:
+    payload, click = await _outsider_click(stack)
     click["user"]["team_id"] = "T0OTHER"
     click["team"] = {"id": "T0OTHER", "domain": "other"}
 
@@ -476,16 +467,7 @@ async def test_a_click_from_another_workspace_is_refused(stack: LocalStack) -> N
 
 
 async def test_a_click_from_another_enterprise_is_refused(stack: LocalStack) -> None:
-    payload = fresh_payload(stack, "single_boolean")
-    await send_and_wait_posted(stack, payload)
-    click = slack_payloads.block_actions(
-        step_id_of(payload),
-        "hitl.answer.yes",
-        user_id="U0OUTSIDER",
-        channel_id=CHANNEL_ID,
-        message_ts="1",
-        response_url=stack.slack.response_url("outsider"),
-    )
+    _, click = await _outsider_click(stack)
     stack.slack.installation_enterprise = "E0OURS"
     click["enterprise"] = {"id": "E0OTHER", "name": "other"}
 
@@ -541,13 +523,7 @@ INVISIBLE = (
 
 
 async def test_bidirectional_and_zero_width_characters_never_reach_slack(stack: LocalStack) -> None:
-    payload = fresh_payload(
-        stack,
-        procedure_name=f"Refund {SPOOFS}",
-        hitl_question=f"Approve {SPOOFS}?",
-        assign_to={"type": "team", "id": "1", "name": f"Team {SPOOFS}"},
-        recent_messages=[{"body": f"<p>{SPOOFS}</p>", "author": {"type": "user", "name": SPOOFS}}],
-    )
+    payload = payload_with_text_everywhere(stack, SPOOFS)
     await send_and_wait_posted(stack, payload)
     view = await stack.open_form(step_id_of(payload))
     await stack.submit(view, refund_state())

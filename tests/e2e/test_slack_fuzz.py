@@ -19,7 +19,7 @@ from bot.testing import slack_payloads
 from bot.testing.local_stack import CHANNEL_ID, LocalStack
 from bot.testing.signing import slack_form_body
 
-from .helpers import fresh_payload, refund_state, send_and_wait_posted, step_id_of
+from .helpers import click_payload, fresh_payload, refund_state, send_and_wait_posted, step_id_of
 
 CASES_PER_KIND = 100
 ODD_VALUES: list[Callable[[random.Random], Any]] = [
@@ -79,14 +79,7 @@ async def _bases(stack: LocalStack) -> dict[str, tuple[dict[str, Any], Callable[
     await send_and_wait_posted(stack, refund)
     await send_and_wait_posted(stack, boolean)
     view = await stack.open_form(step_id_of(refund))
-    click = slack_payloads.block_actions(
-        step_id_of(boolean),
-        "hitl.answer.yes",
-        user_id="U0ALICE",
-        channel_id=CHANNEL_ID,
-        message_ts="1",
-        response_url=stack.slack.response_url("fuzz"),
-    )
+    click = click_payload(stack, step_id_of(boolean))
     submission = slack_payloads.view_submission(view, refund_state(), user_id="U0ALICE")
     suggestion = slack_payloads.block_suggestion(
         view, "hitl.options.1", "hitl.attr.1", "dam", user_id="U0ALICE"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from bot.domain import Answer, AnswerValue, Attribute, Step
+from bot.domain import Answer, AnswerValue, Attribute, Step, StepState
+from bot.lifecycle import Lifecycle
+from bot.store import SqlStore
 
 
 def make_step(
@@ -29,4 +31,24 @@ def make_answer(user_id: str = "U0ALICE", value: bool = True, at: float = 100.0)
         user_id=user_id,
         values=(AnswerValue(identifier="approve", value=value, display=str(value)),),
         submitted_at=at,
+    )
+
+
+async def settle(
+    store: SqlStore,
+    step: Step,
+    state: StepState,
+    now: float,
+    *,
+    from_states: tuple[StepState, ...],
+    lifecycle: Lifecycle = Lifecycle(),  # noqa: B008 - a frozen value
+) -> bool:
+    """Settles `step` with the jobs the lifecycle says follow, as the jobs do."""
+    return await store.settle(
+        step.step_id,
+        state,
+        None,
+        now,
+        from_states=from_states,
+        effects=lifecycle.settled(step, state, now),
     )

@@ -6,7 +6,7 @@ from bot.domain import JobKind, Step, StepState
 from bot.lifecycle import Effects, FollowUp, Lifecycle
 from bot.store import SqlStore
 
-from .factories import make_answer, make_step
+from .factories import make_answer, make_step, settle
 
 NOW = 1_000.0
 REMIND_IN_60 = Lifecycle(remind_after=60).posted(NOW)
@@ -32,22 +32,17 @@ async def test_settling_adds_the_follow_up_jobs_once(store: SqlStore) -> None:
     await store.claim_answer(step.step_id, make_answer(), NOW)
     await _drain(store)
 
-    first = await store.settle(
-        step.step_id,
-        StepState.ANSWERED,
-        None,
-        NOW,
-        from_states=(StepState.SUBMITTED,),
-        effects=Lifecycle(audit_notes=True).settled(step, StepState.ANSWERED, NOW),
-    )
-    again = await store.settle(
-        step.step_id,
-        StepState.ANSWERED,
-        None,
-        NOW,
-        from_states=(StepState.SUBMITTED,),
-        effects=Lifecycle(audit_notes=True).settled(step, StepState.ANSWERED, NOW),
-    )
+    first, again = [
+        await store.settle(
+            step.step_id,
+            StepState.ANSWERED,
+            None,
+            NOW,
+            from_states=(StepState.SUBMITTED,),
+            effects=Lifecycle(audit_notes=True).settled(step, StepState.ANSWERED, NOW),
+        )
+        for _ in range(2)  # the same settling, twice
+    ]
 
     assert (first, again) == (True, False)
     kinds = sorted(j.kind for j in await store.list_jobs(step.step_id))
@@ -82,13 +77,6 @@ async def test_settling_drops_waiting_reminders(store: SqlStore) -> None:
     step = await _stored_step(store)
     await store.mark_posted(step.step_id, "C1", "1.0001", None, effects=REMIND_IN_60)
 
-    await store.settle(
-        step.step_id,
-        StepState.EXPIRED,
-        None,
-        NOW,
-        from_states=(StepState.POSTED,),
-        effects=Lifecycle().settled(step, StepState.EXPIRED, NOW),
-    )
+    await settle(store, step, StepState.EXPIRED, NOW, from_states=(StepState.POSTED,))
 
     assert JobKind.REMIND not in [j.kind for j in await store.list_jobs(step.step_id)]

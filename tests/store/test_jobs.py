@@ -7,10 +7,10 @@ import asyncio
 from collections import Counter
 
 from bot.domain import JobKind, StepState
-from bot.lifecycle import Effects, FollowUp, Lifecycle
+from bot.lifecycle import Effects, FollowUp
 from bot.store import Job, SqlStore
 
-from .factories import make_answer, make_step
+from .factories import make_answer, make_step, settle
 
 NOW = 1_000.0
 LEASE = 10.0
@@ -126,19 +126,25 @@ async def test_jobs_released_at_a_graceful_stop_are_due_at_once(store: SqlStore)
     assert all(j.taken_over_from is None for j in again)
 
 
+async def _claim_rounds(store: SqlStore, owner: str, *, rounds: int, limit: int) -> list[Job]:
+    """What `owner` claims in `rounds` claims of up to `limit` jobs, none finished."""
+    taken: list[Job] = []
+    for _ in range(rounds):
+        taken += await store.claim_jobs(owner, NOW, LEASE, limit)
+    return taken
+
+
 async def test_two_stores_never_claim_the_same_job(database_url: str) -> None:
     stores = [await SqlStore.open(database_url) for _ in range(2)]
     try:
         await stores[0].add_steps([make_step() for _ in range(40)], NOW)
 
-        async def claim_all(store: SqlStore, owner: str) -> list[Job]:
-            taken: list[Job] = []
-            for _ in range(10):
-                taken += await store.claim_jobs(owner, NOW, LEASE, 3)
-            return taken
-
         batches = await asyncio.gather(
-            *(claim_all(s, f"instance-{n}-{k}") for n, s in enumerate(stores) for k in range(3))
+            *(
+                _claim_rounds(s, f"instance-{n}-{k}", rounds=10, limit=3)
+                for n, s in enumerate(stores)
+                for k in range(3)
+            )
         )
         ids = [job.id for batch in batches for job in batch]
         assert len(ids) == len(set(ids)) == 40
@@ -153,15 +159,9 @@ async def test_two_stores_never_lease_two_jobs_of_one_step_at_once(database_url:
     try:
         step_ids = await _steps_with_three_due_jobs(stores[0], 30)
 
-        async def claim_repeatedly(store: SqlStore, owner: str) -> list[Job]:
-            taken: list[Job] = []
-            for _ in range(8):
-                taken += await store.claim_jobs(owner, NOW, LEASE, 4)
-            return taken
-
         batches = await asyncio.gather(
             *(
-                claim_repeatedly(s, f"instance-{n}-{k}")
+                _claim_rounds(s, f"instance-{n}-{k}", rounds=8, limit=4)
                 for n, s in enumerate(stores)
                 for k in range(4)
             )
@@ -178,14 +178,7 @@ async def test_news_for_a_step_queues_one_refresh(store: SqlStore) -> None:
     step = make_step()
     await store.add_steps([step], NOW)
     await store.claim_answer(step.step_id, make_answer(), NOW)
-    await store.settle(
-        step.step_id,
-        StepState.ANSWERED,
-        None,
-        NOW,
-        from_states=(StepState.SUBMITTED,),
-        effects=Lifecycle().settled(step, StepState.ANSWERED, NOW),
-    )
+    await settle(store, step, StepState.ANSWERED, NOW, from_states=(StepState.SUBMITTED,))
     kinds = Counter(j.kind for j in await store.list_jobs(step.step_id))
     assert kinds[JobKind.REFRESH] == 1
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from bot.domain import JobKind, StepState
-from bot.lifecycle import Lifecycle
 from bot.store import SqlStore
 
-from .factories import make_answer, make_step
+from .factories import make_answer, make_step, settle
 
 NOW = 1_000.0
 
@@ -138,14 +137,7 @@ async def test_settle_changes_only_a_step_in_the_expected_state(store: SqlStore)
 async def test_post_that_lands_after_the_step_moved_on_queues_a_refresh(store: SqlStore) -> None:
     step = make_step()
     await store.add_steps([step], NOW)
-    await store.settle(
-        step.step_id,
-        StepState.EXPIRED,
-        None,
-        NOW,
-        from_states=(StepState.RECEIVED,),
-        effects=Lifecycle().settled(step, StepState.EXPIRED, NOW),
-    )
+    await settle(store, step, StepState.EXPIRED, NOW, from_states=(StepState.RECEIVED,))
     while claimed := await store.claim_jobs("me", NOW, 30, 10):
         for job in claimed:  # the post (now moot) and the refresh settle queued: done
             await store.finish_job(job.id, "me")
