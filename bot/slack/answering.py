@@ -20,18 +20,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.domain import Answer, AnswerValue, StepRecord
 from bot.metrics import Metrics
 from bot.routing import Router
-from bot.slack import ids
+from bot.slack import form, ids
 from bot.slack.access import NOT_ALLOWED
 from bot.slack.follow_ups import FollowUps
-from bot.slack.form import (
-    FormTooLarge,
-    boolean_answer,
-    build_form_view,
-    comment_of,
-    options_attribute,
-    options_for_query,
-    parse_submission,
-)
 from bot.slack.notices import closed_view, notice_view, unanswerable_note, why_closed
 from bot.slack.replies import action_value, tell, tell_clicker, user_id_of
 from bot.store import SqlStore
@@ -70,8 +61,8 @@ class Answering:
             await tell_clicker(body, client, respond, NOT_ALLOWED)
             return
         try:
-            view = build_form_view(record.step)
-        except FormTooLarge:
+            view = form.build_form_view(record.step)
+        except form.FormTooLarge:
             await tell(respond, FORM_TOO_LARGE)
             return
         await client.views_open(trigger_id=body["trigger_id"], view=view)
@@ -106,7 +97,7 @@ class Answering:
             await ack()
             self.follow_ups.run(tell(respond, refusal or why_closed(record)), "refusal")
             return
-        won, current = await self._claim(record, boolean_answer(record.step, value), body)
+        won, current = await self._claim(record, form.boolean_answer(record.step, value), body)
         await ack()
         if not won:
             self.follow_ups.run(tell(respond, why_closed(current)), "closed-note")
@@ -127,11 +118,11 @@ class Answering:
             await ack(response_action="update", view=notice_view(NOT_ALLOWED))
             return
         state_values = (view.get("state") or {}).get("values") or {}
-        values, errors = parse_submission(record.step, state_values)
+        values, errors = form.parse_submission(record.step, state_values)
         if errors:
             await ack(response_action="errors", errors=errors)
             return
-        won, current = await self._claim(record, values, body, comment_of(state_values))
+        won, current = await self._claim(record, values, body, form.comment_of(state_values))
         if won:
             await ack()
         else:
@@ -140,12 +131,14 @@ class Answering:
     async def list_options(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         record = await self.store.get(ids.step_id_of_view(body.get("view") or {}) or "")
         attribute = (
-            options_attribute(record.step, str(body.get("action_id") or "")) if record else None
+            form.options_attribute(record.step, str(body.get("action_id") or ""))
+            if record
+            else None
         )
         if attribute is None:
             await ack(options=[])
             return
-        await ack(options=options_for_query(attribute, str(body.get("value") or "")))
+        await ack(options=form.options_for_query(attribute, str(body.get("value") or "")))
 
     async def _claim(
         self,

@@ -15,6 +15,7 @@ from bot.domain import StepRecord, StepState
 from bot.errors import BotError, Permanent, Retryable
 from bot.store import Job, SqlStore
 from bot.worker import RetryRule, Task, Worker, backoff_delay
+from tests.store.databases import opened_store
 from tests.store.factories import make_step
 
 from .helpers import wait_until
@@ -29,11 +30,8 @@ async def db_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 async def store(db_url: str) -> AsyncIterator[SqlStore]:
-    opened = await SqlStore.open(db_url)
-    try:
+    async with opened_store(db_url) as opened:
         yield opened
-    finally:
-        await opened.close()
 
 
 def _worker(store: SqlStore, handler: object, owner: str = "me") -> Worker:
@@ -214,18 +212,19 @@ def test_backoff_doubles_with_jitter_up_to_its_cap() -> None:
         assert max(delays) - min(delays) > full / 10  # spread, not in lockstep
 
 
-async def test_a_task_past_its_rules_deadline_gives_up_once_and_ends(store: SqlStore) -> None:
+async def _given_up(store: SqlStore, failure: Exception, rule: RetryRule) -> list[str]:
+    """Runs a task failing with `failure` under `rule` until it gives up; the reasons it
+    gave up with (after a pause in which a second giving up would have shown)."""
     gave_up: list[str] = []
 
     async def failing(job: Job) -> None:
-        raise Retryable("Slack answered 503")
+        raise failure
 
     async def give_up(job: Job, error: BotError) -> None:
         gave_up.append(error.reason)
 
-    task = Task(failing, RetryRule(give_up_after=0.3), give_up)
-    worker = Worker(store, {"post": task}, owner="me", poll_interval=0.05, lease=LEASE,
-                    backoff_base=0.05)  # fmt: skip
+    worker = Worker(store, {"post": Task(failing, rule, give_up)}, owner="me",
+                    poll_interval=0.05, lease=LEASE, backoff_base=0.05)  # fmt: skip
     await store.add_steps([make_step()], time.time())
     worker.start()
     try:
@@ -233,28 +232,20 @@ async def test_a_task_past_its_rules_deadline_gives_up_once_and_ends(store: SqlS
         await asyncio.sleep(0.3)
     finally:
         await worker.stop()
-    assert gave_up == ["Slack answered 503"]
+    return gave_up
+
+
+async def test_a_task_past_its_rules_deadline_gives_up_once_and_ends(store: SqlStore) -> None:
+    reasons = await _given_up(store, Retryable("Slack answered 503"), RetryRule(give_up_after=0.3))
+
+    assert reasons == ["Slack answered 503"]
     assert await store.list_jobs() == []
 
 
 async def test_a_permanent_failure_gives_up_at_once(store: SqlStore) -> None:
-    gave_up: list[str] = []
+    reasons = await _given_up(store, Permanent("invalid_blocks"), RetryRule())
 
-    async def refused(job: Job) -> None:
-        raise Permanent("invalid_blocks")
-
-    async def give_up(job: Job, error: BotError) -> None:
-        gave_up.append(error.reason)
-
-    worker = Worker(store, {"post": Task(refused, RetryRule(), give_up)}, owner="me",
-                    poll_interval=0.05, lease=LEASE)  # fmt: skip
-    await store.add_steps([make_step()], time.time())
-    worker.start()
-    try:
-        await wait_until(lambda: _async(bool(gave_up)), "the task to give up")
-    finally:
-        await worker.stop()
-    assert gave_up == ["invalid_blocks"]
+    assert reasons == ["invalid_blocks"]
     assert await store.list_jobs() == []
 
 

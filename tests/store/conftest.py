@@ -8,11 +8,10 @@ import pytest
 
 from bot.store import SqlStore
 
+from .databases import opened_store
+
 
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[SqlStore]:
-    opened = await SqlStore.open(database_url)
-    try:
+    async with opened_store(database_url) as opened:
         yield opened
-    finally:
-        await opened.close()

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
+from bot.store import SqlStore
+
 POSTGRES_ENV = "HITL_TEST_POSTGRES_URL"
 
 
@@ -56,3 +58,13 @@ async def fresh_postgres_database(server_url: str) -> AsyncIterator[str]:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+@asynccontextmanager
+async def opened_store(database_url: str) -> AsyncIterator[SqlStore]:
+    """A store on `database_url`, migrated, closed afterwards."""
+    store = await SqlStore.open(database_url)
+    try:
+        yield store
+    finally:
+        await store.close()
