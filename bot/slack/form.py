@@ -1,4 +1,9 @@
-"""The attribute ⇄ form-field mapping, both ways: a Step to a modal, a submission to values."""
+"""The attribute ⇄ form-field mapping, both ways: a Step to a modal, a submission to values.
+
+Longer than most modules on purpose: each data type's element and the parsing of what
+it submits sit side by side (`_Field` is switched on both ways), so a type is changed in
+one place; split in two, one mapping would live in two rooms.
+"""
 
 from __future__ import annotations
 

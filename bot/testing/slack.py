@@ -1,4 +1,8 @@
-"""A loopback fake of Slack's Web API, served by a real aiohttp server on 127.0.0.1."""
+"""A loopback fake of Slack's Web API, served by a real aiohttp server on 127.0.0.1.
+
+One module for the one API: every method the bot calls, its rate limits, scripted faults
+and what it recorded, so a test reads one place to know what "Slack" did.
+"""
 
 from __future__ import annotations
 
