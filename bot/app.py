@@ -113,6 +113,9 @@ def create_app(
     lifecycle = Lifecycle(
         remind_after=settings.hitl_remind_after,
         audit_notes=settings.intercom_admin_id is not None,
+        escalation=settings.hitl_escalation,
+        claim_seconds=settings.hitl_claim_minutes * 60,
+        undo_seconds=settings.hitl_undo_seconds,
     )
     # The worker's transactions give way to those of requests waiting for an answer.
     background = store.background()
@@ -139,7 +142,9 @@ def create_app(
         clock=clock,
         yield_to=intake.quiet,
     )
-    interactions = Interactions(store, worker.wake, router=router, metrics=metrics, clock=clock)
+    interactions = Interactions(
+        store, worker.wake, router=router, lifecycle=lifecycle, metrics=metrics, clock=clock
+    )
     bolt = _bolt(settings, listeners_slack)
     interactions.register(bolt)
 
@@ -184,6 +189,7 @@ def _router(settings: Settings) -> Router:
         default_channel=settings.slack_channel_id,
         default_mention=remind_mention(mention) if mention else None,
         default_access=AnswerAccess(settings.slack_allowed_users, settings.slack_allowed_usergroup),
+        default_escalate_to=settings.hitl_escalate_to,
     )
 
 

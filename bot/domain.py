@@ -55,9 +55,11 @@ class JobKind(StrEnum):
     DELIVER = "deliver"  # send the claimed answer to Intercom
     REFRESH = "refresh"  # bring the Slack message in line with the step's state
     EXPIRE = "expire"  # settle an unanswered step when its expiry passes
-    TRAIL = "trail"  # say in the step's thread how it settled
+    TRAIL = "trail"  # say in the step's thread how it settled (or what just happened)
     REMIND = "remind"  # remind the channel, in the thread, of an unanswered step
-    NOTE = "note"  # add the audit note to the Intercom conversation after an answer
+    NOTE = "note"  # add an internal note to the Intercom conversation (answer or claim)
+    LAPSE = "lapse"  # show on the message that a claim ran out
+    ESCALATE = "escalate"  # message the route's escalation people directly
 
 
 class _Frozen(BaseModel):
@@ -203,6 +205,18 @@ class Answer(_Frozen):
     comment: str | None = None
 
 
+class Precedent(_Frozen):
+    """One attribute's earlier answers for the same procedure, newest `of` of them:
+    for a yes/no how many were yes, for a list the most chosen options, for a number
+    the median."""
+
+    label: str
+    of: int
+    yes: int | None = None
+    top: tuple[tuple[str, int], ...] = ()
+    median: float | None = None
+
+
 class StepRecord(_Frozen):
     """A step with everything the bot has learned about it since."""
 
@@ -216,5 +230,21 @@ class StepRecord(_Frozen):
     # Why the step settled as it did, in words for the channel (e.g. the 403 reason).
     outcome_detail: str | None = None
     settled_at: float | None = None
-    # Thread reminders posted so far about this (unanswered) step.
+    # Reminders (or escalation stages, for a step with an expiry) done so far.
     reminders_sent: int = 0
+    # Who said "I'm on it", since when and until when (a claim past `claim_until` ran out).
+    claimed_by: str | None = None
+    claimed_at: float | None = None
+    claim_until: float | None = None
+    # When a submitted answer leaves for Intercom (the end of its undo window).
+    send_at: float | None = None
+    # How earlier answers to the same procedure went, read when the step was posted.
+    precedent: tuple[Precedent, ...] = ()
+
+    def claimed_now(self, now: float) -> bool:
+        """Whether someone's claim on the step still holds at `now`."""
+        return self.claimed_by is not None and (self.claim_until or 0.0) > now
+
+    def claim_lapsed(self, now: float) -> bool:
+        """Whether a claim on the step ran out without an answer."""
+        return self.claimed_by is not None and not self.claimed_now(now)

@@ -26,7 +26,7 @@ from pydantic import (
 
 from bot.domain import AssigneeType, Step
 from bot.slack.access import AnswerAccess
-from bot.slack.mentions import remind_mention
+from bot.slack.mentions import escalation_targets, remind_mention
 
 _SLACK_ID = r"^[A-Z0-9]{2,}$"
 SlackId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=_SLACK_ID)]
@@ -59,12 +59,26 @@ class Route(BaseModel):
     mention: str | None = None
     allowed_users: tuple[SlackId, ...] = ()
     allowed_usergroup: SlackId | None = None
+    # Who the escalation DM reaches for this route's steps (as HITL_ESCALATE_TO).
+    escalate_to: str | None = None
 
     @field_validator("procedure", "team", "admin", mode="before")
     @classmethod
     def _number_as_text(cls, value: object) -> object:
         # YAML reads `team: 814865` (an Intercom id) as a number.
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("escalate_to", mode="before")
+    @classmethod
+    def _escalate_to_shape(cls, value: object) -> object:
+        if isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            escalation_targets(value)
+            return value.strip()
+        return value
 
     @field_validator("mention")
     @classmethod
@@ -152,8 +166,10 @@ class Router:
         default_channel: str,
         default_mention: str | None,
         default_access: AnswerAccess,
+        default_escalate_to: str | None = None,
     ) -> None:
         self._routes = routes
+        self._default_escalate = default_escalate_to
         self._default_channel = default_channel
         self._default_mention = default_mention
         self._default_access = default_access
@@ -180,6 +196,12 @@ class Router:
         if found and found[1].mention is not None:
             return found[1].mention
         return self._default_mention
+
+    def escalate_to_for(self, step: Step) -> tuple[tuple[str, ...], str | None]:
+        """(user ids, user group) the step's escalation DM reaches; nobody when unset."""
+        found = self._match(step)
+        value = found[1].escalate_to if found and found[1].escalate_to else self._default_escalate
+        return escalation_targets(value) if value else ((), None)
 
     @property
     def restricted(self) -> bool:

@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.intercom.origins import DEFAULT_API_ORIGINS, normalise_origin
 from bot.routing import RoutesFile, read_routes_file
-from bot.slack.mentions import remind_mention
+from bot.slack.mentions import escalation_targets, remind_mention
 
 DEFAULT_INTERCOM_API_ORIGINS = DEFAULT_API_ORIGINS
 _SLACK_ID = re.compile(r"^[A-Z0-9]{2,}$")
@@ -74,6 +74,15 @@ class Settings(BaseSettings):
     # and who the reminder mentions (`<!subteam^S…>` or user ids `U1,U2`).
     hitl_remind_after: float | None = Field(default=None, gt=0)
     hitl_remind_mention: str | None = None
+
+    # Working a step (README "Working a step"): how long "I'm on it" holds; the fractions
+    # of an expiring step's life at which its thread mentions the route's people, its
+    # escalation people get a direct message, and the last call goes out; who those
+    # people are; how long an answer waits, with Undo, before it is sent (0: at once).
+    hitl_claim_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
+    hitl_escalation: Annotated[tuple[float, float, float], NoDecode] = (0.5, 0.8, 0.95)
+    hitl_escalate_to: str | None = None
+    hitl_undo_seconds: float = Field(default=10.0, ge=0, le=300)
 
     # YAML routes (channel, mention, who may answer), read once, here; see bot/routing.py.
     hitl_routes_file: Annotated[RoutesFile | None, BeforeValidator(read_routes_file)] = None
@@ -150,6 +159,31 @@ class Settings(BaseSettings):
             remind_mention(value)
             return value.strip()
         return None
+
+    @field_validator("hitl_escalation", mode="before")
+    @classmethod
+    def _split_fractions(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return tuple(float(part) for part in value.split(",") if part.strip())
+            except ValueError:
+                raise ValueError("must be three fractions such as 0.5,0.8,0.95") from None
+        return value
+
+    @field_validator("hitl_escalation")
+    @classmethod
+    def _fractions_in_order(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if not 0 < value[0] < value[1] < value[2] < 1:
+            raise ValueError("must be three fractions rising between 0 and 1, e.g. 0.5,0.8,0.95")
+        return value
+
+    @field_validator("hitl_escalate_to")
+    @classmethod
+    def _escalate_to_shape(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        escalation_targets(value)
+        return value.strip()
 
     @field_validator("intercom_api_origins", mode="before")
     @classmethod

@@ -68,6 +68,14 @@ def note_body_text(
     return text[:_NOTE_TEXT_MAX]
 
 
+NOTE_CLAIMED = "{name} is looking at this from Slack."
+
+
+def claim_note_text(name: str) -> str:
+    """The note saying who is on the step, so teammates in the Inbox do not start it too."""
+    return NOTE_CLAIMED.format(name=html.escape(name))[:_NOTE_TEXT_MAX]
+
+
 def note_url(callback_url: str, conversation_id: str) -> str:
     """Where a conversation's replies go, on the same API origin as the step's callback."""
     parts = urlsplit(callback_url)

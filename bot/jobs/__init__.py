@@ -16,7 +16,9 @@ from functools import partial
 from bot.domain import JobKind
 from bot.jobs.common import log_giving_up
 from bot.jobs.deliver import deliver_answer, give_up_delivering
+from bot.jobs.escalate import escalate
 from bot.jobs.expire import expire_step
+from bot.jobs.lapse import show_lapsed_claim
 from bot.jobs.note import add_audit_note
 from bot.jobs.post import post_step
 from bot.jobs.refresh import refresh_message
@@ -57,6 +59,16 @@ def tasks(services: Services, *, give_up_after: float) -> dict[str, Task]:
             partial(remind_thread, s),
             while_open,
             log_giving_up(log, "could not post a reminder; no more reminders for this step"),
+        ),
+        JobKind.LAPSE: Task(
+            partial(show_lapsed_claim, s),
+            while_open,
+            log_giving_up(log, "could not show that a claim ran out; giving up"),
+        ),
+        JobKind.ESCALATE: Task(
+            partial(escalate, s),
+            while_open,
+            log_giving_up(log, "could not send the escalation; giving up"),
         ),
         JobKind.NOTE: Task(
             partial(add_audit_note, s),

@@ -1,11 +1,14 @@
-"""The post job: the step's request message in its route's channel, posted once."""
+"""The post job: the step's request message in its route's channel, posted once, with how
+earlier answers to its procedure went."""
 
 from __future__ import annotations
 
 import logging
 
+from bot.domain import Precedent, StepRecord
 from bot.jobs.common import ids
 from bot.jobs.services import Services
+from bot.precedent import LOOKBACK, precedent
 from bot.slack.messenger import PostedMessage, SlackPermanent
 from bot.store import Job
 
@@ -18,16 +21,28 @@ async def post_step(s: Services, job: Job) -> None:
         return  # posted already, or settled before it could be (nothing to act on)
     channel = s.router.channel_for(record.step)
     posted = await _earlier_post(s, job, channel, record.step.step_id)
+    history = await _history(s, record)
     if posted is None:
-        posted = await s.messenger.post_step(record, channel)
+        posted = await s.messenger.post_step(
+            record.model_copy(update={"precedent": history}), channel
+        )
     await s.store.mark_posted(
         record.step.step_id,
         posted.channel_id,
         posted.ts,
         posted.permalink,
-        effects=s.lifecycle.posted(s.clock()),
+        effects=s.lifecycle.posted(record.step, record.received_at, s.clock()),
+        precedent=history,
     )
     log.info("step posted", extra=ids(record) | {"channel_id": posted.channel_id})
+
+
+async def _history(s: Services, record: StepRecord) -> tuple[Precedent, ...]:
+    """How the latest answers to the same procedure went: one query, tests left out."""
+    name = record.step.procedure_name
+    if not name or record.step.test:
+        return ()
+    return precedent(record.step, await s.store.answered_before(name, LOOKBACK))
 
 
 async def _earlier_post(s: Services, job: Job, channel: str, step_id: str) -> PostedMessage | None:

@@ -18,6 +18,7 @@ from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import Answer, AnswerValue, StepRecord
+from bot.lifecycle import Lifecycle
 from bot.metrics import Metrics
 from bot.routing import Router
 from bot.slack import form, ids
@@ -25,6 +26,7 @@ from bot.slack.access import NOT_ALLOWED
 from bot.slack.follow_ups import FollowUps
 from bot.slack.notices import closed_view, notice_view, unanswerable_note, why_closed
 from bot.slack.replies import action_value, tell, tell_clicker, user_id_of
+from bot.slack.working import claimed_note, tell_claimed
 from bot.store import SqlStore
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ FORM_TOO_LARGE = "This step asks for more than a Slack form can hold; answer it 
 class Answering:
     store: SqlStore
     router: Router
+    lifecycle: Lifecycle
     follow_ups: FollowUps
     wake_worker: Callable[[], None]
     clock: Callable[[], float]
@@ -59,6 +62,12 @@ class Answering:
             return
         if not await self.router.access_for(record.step).allows(user_id_of(body), client):
             await tell_clicker(body, client, respond, NOT_ALLOWED)
+            return
+        if self._someone_else_on(record, body):
+            if body.get("response_url"):
+                await tell_claimed(respond, record)
+            else:  # from the Home tab: no response_url, so a small modal
+                await tell_clicker(body, client, respond, claimed_note(record)["text"])
             return
         try:
             view = form.build_form_view(record.step)
@@ -93,6 +102,10 @@ class Answering:
             refusal = unanswerable_note(record.step)
         elif not await self.router.access_for(record.step).allows(user_id_of(body), client):
             refusal = NOT_ALLOWED
+        elif self._someone_else_on(record, body):
+            await ack()
+            self.follow_ups.run(tell_claimed(respond, record), "claimed-note")
+            return
         if refusal is not None or record is None:
             await ack()
             self.follow_ups.run(tell(respond, refusal or why_closed(record)), "refusal")
@@ -125,6 +138,9 @@ class Answering:
         won, current = await self._claim(record, values, body, form.comment_of(state_values))
         if won:
             await ack()
+        elif current is not None and current.state.is_open:
+            # Someone else said "I'm on it" while this form was open.
+            await ack(response_action="update", view=notice_view(claimed_note(current)["text"]))
         else:
             await ack(response_action="update", view=closed_view(current))
 
@@ -140,6 +156,10 @@ class Answering:
             return
         await ack(options=form.options_for_query(attribute, str(body.get("value") or "")))
 
+    def _someone_else_on(self, record: StepRecord, body: dict[str, Any]) -> bool:
+        """Whether another teammate's "I'm on it" holds (they answer, or it is taken over)."""
+        return record.claimed_now(self.clock()) and record.claimed_by != user_id_of(body)
+
     async def _claim(
         self,
         record: StepRecord,
@@ -149,7 +169,13 @@ class Answering:
     ) -> tuple[bool, StepRecord | None]:
         now = self.clock()
         answer = Answer(user_id=user_id_of(body), values=values, submitted_at=now, comment=comment)
-        result = await self.store.claim_answer(record.step.step_id, answer, now)
+        result = await self.store.claim_answer(
+            record.step.step_id,
+            answer,
+            now,
+            self.lifecycle.answer_claimed(record.step, now),
+            send_at=self.lifecycle.send_at(record.step, now),
+        )
         if result.won:
             self.wake_worker()
             self.metrics.time_to_answer.observe(max(0.0, now - record.received_at))

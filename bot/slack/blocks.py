@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.domain import Answer, Attribute, DataType, Step, StepRecord, StepState
 from bot.intercom.links import inbox_link
+from bot.lifecycle import Stage
 from bot.slack import ids
 from bot.slack.conversation import assignee_text, message_text
 from bot.slack.form import attribute_label, procedure_title
@@ -18,6 +19,7 @@ from bot.slack.text import (
     mrkdwn_text,
     plain_text,
     slack_date,
+    slack_time,
 )
 
 # User-facing strings of the messages. `{…}` fields are filled with escaped text.
@@ -46,6 +48,18 @@ ASKS_HEADING = "*To answer, fill in*"
 CONVERSATION = "Conversation {id}"
 EXPIRES = "Expires {date}"
 DEADLINE_PASSED = "Deadline passed {date}"
+CLAIM_BUTTON = "I'm on it"
+RELEASE_BUTTON = "Release"
+UNDO_BUTTON = "Undo"
+ON_IT = "👀 {who} is on it since {since} (until {until})."
+CLAIM_RAN_OUT = "⌛ {who}'s claim ran out {when}; the step is free again."
+LAST_CALL_MARK = "⏳ *Expires {when}* — last call."
+SENDING_IN = "⏳ {who}'s answer goes to Fin {when}; until then {who} can Undo it."
+PRECEDENT_HEADING = "📊 *Earlier answers to this procedure*"
+PRECEDENT_YES = "*{label}*: Yes in {yes} of the last {of}"
+PRECEDENT_TOP = "*{label}*: {options} (last {of})"
+PRECEDENT_OPTION = "{label} ({count})"
+PRECEDENT_MEDIAN = "*{label}*: median {median} (last {of})"
 ANSWER_BUTTON = "Answer"
 OPEN_FORM_BUTTON = "Open form"
 YES_BUTTON = "Yes"
@@ -155,7 +169,7 @@ def _about(record: StepRecord, now: float, *, with_deadline: bool) -> dict[str, 
     return context(ids.block("about", record.state), " · ".join(parts))
 
 
-def _actions(record: StepRecord) -> dict[str, Any]:
+def _actions(record: StepRecord, now: float) -> dict[str, Any]:
     step = record.step
     if len(step.step_id) > BUTTON_VALUE_MAX:
         raise ValueError(f"step id too long for a button value: {len(step.step_id)}")
@@ -167,7 +181,73 @@ def _actions(record: StepRecord) -> dict[str, Any]:
         ]
     else:
         elements = [button(ANSWER_BUTTON, ids.OPEN, step.step_id, "primary")]
-    return {"type": "actions", "block_id": ids.block("actions", record.state), "elements": elements}
+    claimed = record.claimed_now(now)
+    elements.append(
+        button(RELEASE_BUTTON, ids.RELEASE, step.step_id)
+        if claimed
+        else button(CLAIM_BUTTON, ids.CLAIM, step.step_id)
+    )
+    phase = f"{record.state}.claimed" if claimed else str(record.state)
+    return {"type": "actions", "block_id": ids.block("actions", phase), "elements": elements}
+
+
+def _working(record: StepRecord, now: float) -> list[dict[str, Any]]:
+    """Who is on the step (or whose claim ran out), and the last call's mark."""
+    lines = []
+    if record.claimed_by is not None and record.claimed_at is not None:
+        who = mention(record.claimed_by)
+        if record.claimed_now(now):
+            until = slack_time(record.claim_until or now)
+            lines.append(ON_IT.format(who=who, since=slack_time(record.claimed_at), until=until))
+        else:
+            lines.append(CLAIM_RAN_OUT.format(who=who, when=slack_time(record.claim_until or now)))
+    times_out = record.step.expires_at
+    if times_out is not None and record.reminders_sent >= Stage.LAST_CALL:
+        lines.append(LAST_CALL_MARK.format(when=slack_date(times_out)))
+    if not lines:
+        return []
+    return [context(ids.block("working", str(record.state)), "\n".join(lines))]
+
+
+def _precedent(record: StepRecord) -> list[dict[str, Any]]:
+    if not record.precedent:
+        return []
+    lines = []
+    for line in record.precedent:
+        label = mrkdwn_text(line.label, _NAME_SHOWN_MAX)
+        if line.yes is not None:
+            lines.append(PRECEDENT_YES.format(label=label, yes=line.yes, of=line.of))
+        elif line.top:
+            options = ", ".join(
+                PRECEDENT_OPTION.format(label=mrkdwn_text(name, _NAME_SHOWN_MAX), count=count)
+                for name, count in line.top
+            )
+            lines.append(PRECEDENT_TOP.format(label=label, options=options, of=line.of))
+        elif line.median is not None:
+            median = f"{line.median:g}"
+            lines.append(PRECEDENT_MEDIAN.format(label=label, median=median, of=line.of))
+    text = bullet_list(PRECEDENT_HEADING, lines, SECTION_TEXT_MAX)
+    return [section(ids.block("precedent", str(record.state)), text)]
+
+
+def _sending(record: StepRecord, now: float) -> list[dict[str, Any]]:
+    """While the answer waits out its undo window: when it goes, and Undo."""
+    answer = record.answer
+    who = mention(answer.user_id) if answer else None
+    if answer is None or who is None or record.send_at is None or record.send_at <= now:
+        return [
+            context(
+                ids.block("status", str(record.state)),
+                SENDING.format(who=who) if who else SENDING_NOBODY,
+            )
+        ]
+    text = SENDING_IN.format(who=who, when=slack_time(record.send_at, seconds=True))
+    undo = button(UNDO_BUTTON, ids.UNDO, record.step.step_id, "danger")
+    return [
+        section(ids.block("answer", "waiting"), _answered_text(record.step, answer)),
+        context(ids.block("status", "waiting"), text),
+        {"type": "actions", "block_id": ids.block("actions", "waiting"), "elements": [undo]},
+    ]
 
 
 def _answered_text(step: Step, answer: Answer | None) -> str:
@@ -231,18 +311,18 @@ def step_message(record: StepRecord, *, now: float) -> dict[str, Any]:
             blocks.append(_unanswerable(step, state))
         blocks += [
             *_latest_from_customer(step, state),
+            *_precedent(record),
             _asks(step, state),
+            *_working(record, now),
             _about(record, now, with_deadline=True),
         ]
         if step.answerable:
-            blocks.append(_actions(record))
+            blocks.append(_actions(record, now))
     elif state is StepState.SUBMITTED:
-        who = mention(record.answer.user_id) if record.answer else None
-        sending = SENDING.format(who=who) if who else SENDING_NOBODY
         blocks += [
             _asks(step, state),
             _about(record, now, with_deadline=True),
-            context(ids.block("status", state), sending),
+            *_sending(record, now),
         ]
     else:
         blocks += [

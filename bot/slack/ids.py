@@ -19,6 +19,11 @@ OPEN_FROM_HOME = "hitl.open.home"
 OPEN_PATTERN = re.compile(r"^hitl\.open")
 YES = "hitl.answer.yes"  # one-click answers of a single yes/no step
 NO = "hitl.answer.no"
+# Working a step (../shared/CONTRACT.md names these prefixes).
+CLAIM = "hitl.claim"  # "I'm on it"
+RELEASE = "hitl.release"  # the claimer lets go
+TAKEOVER = "hitl.takeover"  # someone else takes the step over (offered privately)
+UNDO = "hitl.undo"  # the answerer takes the answer back in its undo window
 
 # --- The form (a modal) -----------------------------------------------------------------
 SUBMIT = "hitl.submit"

@@ -11,6 +11,7 @@ from bot.slack import ids
 from bot.slack.blocks import ANSWER_BUTTON, ANSWER_IN_INTERCOM, CONVERSATION, PRIORITY_MARK
 from bot.slack.form import procedure_title
 from bot.slack.kit import button, context, header, link, section
+from bot.slack.mentions import mention
 from bot.slack.text import BUTTON_VALUE_MAX, duration, mrkdwn_text, truncate
 from bot.stats import ProcedureStats
 
@@ -22,6 +23,9 @@ FOR_OTHERS_MANY = "{count} steps waiting for other teams"
 PENDING_ONE = "1 step waiting"
 PENDING_MANY = "{count} steps waiting"
 PENDING_LINE = "{conversation} · waiting {age}"
+PENDING_EXPIRES = "{left} left"
+PENDING_EXPIRED = "deadline passed"
+PENDING_ON_IT = "👀 {who} on it ({left} left)"
 PENDING_UNANSWERABLE = "⚠️ can't be answered from Slack"
 OPEN_REQUEST = "Open request"
 MORE_NOT_SHOWN = "…and {count} more not shown"
@@ -69,10 +73,19 @@ def _pending_line(record: StepRecord, permalink: str | None, now: float) -> str:
         ),
         _LINE_SHOWN_MAX,
     )
+    if step.expires_at is not None:
+        left = step.expires_at - now
+        about += " · " + (
+            PENDING_EXPIRES.format(left=duration(left)) if left > 0 else PENDING_EXPIRED
+        )
     line = title
     if step.hitl_question and step.hitl_question.strip():
         line += f"\n{mrkdwn_text(step.hitl_question.strip(), _QUESTION_IN_LIST_MAX)}"
     line += f"\n{about}"
+    if record.claimed_by is not None and record.claimed_now(now):
+        who = mention(record.claimed_by)
+        claim_left = duration((record.claim_until or now) - now)
+        line += f" · {PENDING_ON_IT.format(who=who, left=claim_left)}"
     if permalink:
         line += f" · {link(permalink, OPEN_REQUEST)}"
     if not step.answerable:

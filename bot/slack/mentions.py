@@ -43,3 +43,18 @@ def mention(user_id: str) -> str:
     if _SLACK_USER_ID.fullmatch(user_id):
         return f"<@{user_id}>"
     return mrkdwn_text(user_id, _ID_SHOWN_MAX)
+
+
+_USERGROUP_ID = re.compile(r"^S[A-Z0-9]{2,}$")
+_USER_ID = re.compile(r"^[UW][A-Z0-9]+$")
+
+
+def escalation_targets(value: str) -> tuple[tuple[str, ...], str | None]:
+    """Who an escalation reaches (`HITL_ESCALATE_TO`, a route's `escalate_to`): user ids
+    `U1,U2`, or one user group `S…`. Returns (user ids, user group)."""
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    if len(parts) == 1 and _USERGROUP_ID.match(parts[0]):
+        return (), parts[0]
+    if not parts or not all(_USER_ID.match(p) for p in parts):
+        raise ValueError("must be user IDs such as U0123ABCD,U0456EFGH or one user group S0123ABCD")
+    return tuple(parts), None

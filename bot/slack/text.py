@@ -129,6 +129,16 @@ def _utc(ts: float) -> str:
         return str(ts)
 
 
+SLACK_TIME = "<!date^{ts}^{{{token}}}|{fallback}>"
+
+
+def slack_time(ts: float, *, seconds: bool = False) -> str:
+    """A time of day each reader sees in their own time zone (safe mrkdwn); with
+    `seconds` for moments only seconds apart (the undo window)."""
+    token = "time_secs" if seconds else "time"
+    return SLACK_TIME.format(ts=int(ts), token=token, fallback=_utc(ts))
+
+
 def slack_date(ts: int) -> str:
     """A date each reader sees in their own time zone, with a UTC fallback (safe mrkdwn)."""
     return SLACK_DATE.format(ts=int(ts), fallback=_utc(ts))

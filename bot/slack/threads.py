@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
 from bot.redact import NO_SECRETS, Redactor
-from bot.slack.messenger import call_slack
+from bot.slack.messenger import SlackPermanent, call_slack
 from bot.slack.text import FALLBACK_TEXT_MAX, mrkdwn
 
 
@@ -38,6 +38,22 @@ class SlackThreads:
             unfurl_links=False,
             unfurl_media=False,
         )
+
+    async def direct_message(self, user_id: str, text_already_safe: str) -> None:
+        """A direct message from the bot to `user_id` (scope `im:write` opens the DM)."""
+        opened = await self._call("conversations_open", users=user_id)
+        channel = opened.get("channel")
+        channel_id = channel.get("id") if isinstance(channel, dict) else None
+        if not isinstance(channel_id, str):
+            raise SlackPermanent(f"conversations.open gave no channel for {user_id}")
+        text = mrkdwn(text_already_safe, FALLBACK_TEXT_MAX)["text"]
+        await self._call("chat_postMessage", channel=channel_id, text=text, unfurl_links=False)
+
+    async def group_members(self, usergroup: str) -> list[str]:
+        """The user ids in a user group (scope `usergroups:read`)."""
+        data = await self._call("usergroups_users_list", usergroup=usergroup)
+        users = data.get("users")
+        return [str(u) for u in users] if isinstance(users, list) else []
 
     async def real_name(self, user_id: str) -> str | None:
         """The user's real name from `users.info`; None when Slack will not say."""

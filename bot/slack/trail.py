@@ -1,11 +1,14 @@
-"""The short thread replies under a step's message: how it settled, and reminders."""
+"""The short thread replies under a step's message: how it settled, reminders, what
+happened to it (a take-over, an answer taken back, an escalation), and the escalation DM."""
 
 from __future__ import annotations
+
+import json
 
 from bot.domain import StepRecord, StepState
 from bot.slack.form import attribute_label
 from bot.slack.mentions import mention
-from bot.slack.text import duration, mrkdwn_text
+from bot.slack.text import duration, escape_mrkdwn, mrkdwn_text, slack_date
 
 # User-facing strings of the thread trail. `{…}` fields are filled with safe mrkdwn.
 TRAIL_ANSWERED = "✅ Answered by {who}: {values}"
@@ -76,3 +79,55 @@ def reminder_text(waited_seconds: float, mention_safe: str | None) -> str:
     """A reminder (safe mrkdwn); `mention_safe` is the operator's configured mention."""
     extra = REMINDER_MENTION.format(mention=mention_safe) if mention_safe else ""
     return REMINDER.format(age=duration(waited_seconds, exact=True), mention=extra)
+
+
+# Working a step: what the thread says when something happens to it.
+TOOK_OVER = "🔁 {who} took over from {previous}."
+UNDONE = "↩️ {who} took their answer back before it was sent; the step is open again."
+LAST_CALL = "⏳ Last call: this step expires {when}. Nobody has answered yet.{mention}"
+ESCALATED = "📣 Escalated to {whom}: still no answer at {percent}% of the time Fin waits."
+ESCALATION_DM = (
+    "📣 A Fin step needs an answer soon: *{procedure}*\n{question}\nIt expires {when}. "
+    "Answer it from the channel: {link}"
+)
+_QUESTION_IN_DM_MAX = 1500
+_PROCEDURE_IN_DM_MAX = 200
+
+
+def event_text(detail: str | None) -> str | None:
+    """The thread reply for a job's detail (bot/lifecycle.py `event`); None if none."""
+    try:
+        about = json.loads(detail) if detail else None
+    except ValueError:
+        return None
+    if not isinstance(about, dict):
+        return None
+    who = mention(str(about.get("by") or "someone"))
+    if about.get("event") == "took_over":
+        return TOOK_OVER.format(who=who, previous=mention(str(about.get("previous") or "")))
+    if about.get("event") == "undone":
+        return UNDONE.format(who=who)
+    return None
+
+
+def last_call_text(expires_at: int, mention_safe: str | None) -> str:
+    extra = REMINDER_MENTION.format(mention=mention_safe) if mention_safe else ""
+    return LAST_CALL.format(when=slack_date(expires_at), mention=extra)
+
+
+def escalated_text(whom_safe: str, fraction: float) -> str:
+    return ESCALATED.format(whom=whom_safe, percent=round(fraction * 100))
+
+
+def escalation_dm(record: StepRecord) -> str:
+    """The direct message an escalation sends: the question and a link to the message."""
+    step = record.step
+    link = (
+        f"<{escape_mrkdwn(record.permalink)}|open the step>" if record.permalink else "the channel"
+    )
+    return ESCALATION_DM.format(
+        procedure=mrkdwn_text(step.procedure_name or "Fin needs your input", _PROCEDURE_IN_DM_MAX),
+        question=mrkdwn_text(step.hitl_question or "", _QUESTION_IN_DM_MAX),
+        when=slack_date(step.expires_at) if step.expires_at is not None else "soon",
+        link=link,
+    )

@@ -3,5 +3,6 @@
 from bot.store.jobs import Job, QueuedJob
 from bot.store.sql import SqlStore
 from bot.store.steps import ClaimResult
+from bot.store.working import UndoOutcome
 
-__all__ = ["ClaimResult", "Job", "QueuedJob", "SqlStore"]
+__all__ = ["ClaimResult", "Job", "QueuedJob", "SqlStore", "UndoOutcome"]

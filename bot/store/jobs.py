@@ -42,6 +42,8 @@ class Job:
     # The instance whose lease on this job ran out before it finished (it died, most
     # likely); None when the job was never claimed or was handed back.
     taken_over_from: str | None = None
+    # What the job is about beyond its kind (JSON; bot/lifecycle.py's FollowUp.detail).
+    detail: str | None = None
 
     def log_fields(self) -> dict[str, object]:
         """What every log line about this job carries."""
@@ -132,6 +134,7 @@ class JobRows(StoreBase):
                     jobs.c.attempts,
                     jobs.c.created_at,
                     jobs.c.last_error,
+                    jobs.c.detail,
                 )
             ).all()
             step_rows = {
@@ -158,6 +161,7 @@ class JobRows(StoreBase):
                     ),
                     record=records.get(row.step_id),
                     taken_over_from=previous_owner.get(row.id),
+                    detail=row.detail,
                 )
                 for row in claimed
             ),

@@ -12,13 +12,13 @@ from bot.lifecycle import COALESCED, Effects, FollowUp
 from bot.store.schema import jobs
 
 # The columns of a job not yet attempted, in the order `job_row` gives them.
-NEW_JOB_COLUMNS = ("step_id", "kind", "run_at", "attempts", "created_at")
+NEW_JOB_COLUMNS = ("step_id", "kind", "run_at", "attempts", "created_at", "detail")
 _ADD_JOBS = jobs.insert()
 
 
 def job_row(step_id: str, follow_up: FollowUp) -> tuple[Any, ...]:
     """A job not yet attempted, in NEW_JOB_COLUMNS order; it counts its age from `run_at`."""
-    return (step_id, follow_up.kind.value, follow_up.run_at, 0, follow_up.run_at)
+    return (step_id, follow_up.kind.value, follow_up.run_at, 0, follow_up.run_at, follow_up.detail)
 
 
 def write(conn: Connection, step_id: str, effects: Effects) -> None:

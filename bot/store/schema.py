@@ -39,11 +39,20 @@ steps = Table(
     Column("settled_at", Float, nullable=True),
     # Thread reminders posted so far (migration 0002).
     Column("reminders_sent", Integer, nullable=False, server_default="0"),
+    # Working a step (migration 0004): the procedure's name (for precedent), who is on
+    # it and until when, when a submitted answer leaves, how earlier answers went.
+    Column("procedure_name", Text, nullable=True),
+    Column("claimed_by", String(64), nullable=True),
+    Column("claimed_at", Float, nullable=True),
+    Column("claim_until", Float, nullable=True),
+    Column("send_at", Float, nullable=True),
+    Column("precedent_json", Text, nullable=True),
     Index("ix_steps_state_received", "state", "received_at"),
     Index("ix_steps_conversation", "conversation_id"),
     # The Home tab's "answered by you" and `/hitl stats` (migration 0002).
     Index("ix_steps_answered_by", "answered_by", "received_at"),
     Index("ix_steps_settled_at", "settled_at"),
+    Index("ix_steps_procedure_settled", "procedure_name", "settled_at"),
 )
 
 jobs = Table(
@@ -58,6 +67,9 @@ jobs = Table(
     Column("locked_until", Float, nullable=True),
     Column("last_error", Text, nullable=True),
     Column("created_at", Float, nullable=False),
+    # What a job is about beyond its kind and step (JSON; migration 0004), e.g. who took
+    # a step over, for the thread reply that says so.
+    Column("detail", Text, nullable=True),
     Index("ix_jobs_run_at", "run_at"),
     Index("ix_jobs_step", "step_id"),
 )

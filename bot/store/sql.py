@@ -1,6 +1,7 @@
-"""The SQL store (SQLite or PostgreSQL through SQLAlchemy Core): step rows
-(bot/store/steps.py) and the job queue (bot/store/jobs.py) over one database, migrated at
-start by Alembic.
+"""The SQL store (SQLite or PostgreSQL through SQLAlchemy Core) over one database, migrated
+at start by Alembic: step rows and their transitions (bot/store/steps.py), working a step
+(bot/store/working.py), the lists' reads (bot/store/lists.py), the job queue
+(bot/store/jobs.py).
 
 Every state change and the jobs it causes are written in one transaction (a transactional
 outbox), so a crash can never leave a change without the work that must follow it.
@@ -18,7 +19,9 @@ from sqlalchemy import Connection
 
 from bot.store.database import open_database
 from bot.store.jobs import JobRows
+from bot.store.lists import ListReads
 from bot.store.steps import StepRows
+from bot.store.working import WorkingRows
 
 T = TypeVar("T")
 
@@ -27,7 +30,7 @@ _MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK_KEY = 0x48_49_54_4C
 
 
-class SqlStore(StepRows, JobRows):
+class SqlStore(StepRows, WorkingRows, ListReads, JobRows):
     """One interface over SQLite (embedded default) and PostgreSQL (several instances)."""
 
     @property

@@ -5,16 +5,17 @@ settled; and the reads the lists need. Every transition writes the jobs it is ha
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, select, text, update
+from sqlalchemy import Connection, Table, or_, select, text, update
 from sqlalchemy.dialects import sqlite
 
 from bot import lifecycle
-from bot.domain import Answer, Step, StepRecord, StepState
+from bot.domain import Answer, Precedent, Step, StepRecord, StepState
 from bot.lifecycle import NOTHING, Effects
 from bot.store import outbox
 from bot.store.base import StoreBase
@@ -30,10 +31,12 @@ FollowUps = Callable[[Step, float], Effects]
 
 @dataclass(frozen=True)
 class ClaimResult:
-    """Whether this answer won the step, and the step as it now stands."""
+    """Whether this answer (or "I'm on it") won the step, and the step as it now stands;
+    `previous`: whose claim a take-over replaced."""
 
     won: bool
     record: StepRecord | None
+    previous: str | None = None
 
 
 def record_of(row: Any) -> StepRecord:
@@ -48,6 +51,11 @@ def record_of(row: Any) -> StepRecord:
         outcome_detail=row.outcome_detail,
         settled_at=row.settled_at,
         reminders_sent=row.reminders_sent,
+        claimed_by=row.claimed_by,
+        claimed_at=row.claimed_at,
+        claim_until=row.claim_until,
+        send_at=row.send_at,
+        precedent=json.loads(row.precedent_json) if row.precedent_json else (),
     )
 
 
@@ -66,6 +74,7 @@ _NEW_STEP_COLUMNS = (
     "step_json",
     "received_at",
     "expires_at",
+    "procedure_name",
 )
 
 
@@ -85,24 +94,27 @@ _SQLITE_ADD_JOBS = _sqlite_insert(jobs, outbox.NEW_JOB_COLUMNS)
 _POSTGRES_ADD_STEPS = text(
     """
     WITH new AS (
-        INSERT INTO steps (step_id, conversation_id, state, step_json, received_at, expires_at)
-        SELECT s.step_id, s.conversation_id, :state, s.step_json, :now, s.expires_at
+        INSERT INTO steps
+            (step_id, conversation_id, state, step_json, received_at, expires_at, procedure_name)
+        SELECT s.step_id, s.conversation_id, :state, s.step_json, :now, s.expires_at, s.procedure
         FROM unnest(
             CAST(:step_ids AS text[]),
             CAST(:conversation_ids AS text[]),
             CAST(:step_jsons AS text[]),
-            CAST(:expires AS bigint[])
-        ) AS s(step_id, conversation_id, step_json, expires_at)
+            CAST(:expires AS bigint[]),
+            CAST(:procedures AS text[])
+        ) AS s(step_id, conversation_id, step_json, expires_at, procedure)
         ON CONFLICT (step_id) DO NOTHING
         RETURNING step_id
     ), new_jobs AS (
-        INSERT INTO jobs (step_id, kind, run_at, attempts, created_at)
-        SELECT j.step_id, j.kind, j.run_at, 0, j.run_at
+        INSERT INTO jobs (step_id, kind, run_at, attempts, created_at, detail)
+        SELECT j.step_id, j.kind, j.run_at, 0, j.run_at, j.detail
         FROM unnest(
             CAST(:job_step_ids AS text[]),
             CAST(:job_kinds AS text[]),
-            CAST(:job_run_ats AS double precision[])
-        ) AS j(step_id, kind, run_at)
+            CAST(:job_run_ats AS double precision[]),
+            CAST(:job_details AS text[])
+        ) AS j(step_id, kind, run_at, detail)
         JOIN new ON new.step_id = j.step_id
     )
     SELECT step_id FROM new
@@ -133,8 +145,8 @@ def _add_new_steps_postgres(
     conn: Connection, rows: list[tuple[Any, ...]], job_rows: list[tuple[Any, ...]], now: float
 ) -> set[str]:
     """As `_add_new_steps_sqlite`, in one statement."""
-    step_ids, conversation_ids, states, step_jsons, _, expires = zip(*rows, strict=True)
-    job_columns = list(zip(*job_rows, strict=True)) if job_rows else [(), (), ()]
+    step_ids, conversation_ids, states, step_jsons, _, expires, procedures = zip(*rows, strict=True)
+    job_columns = list(zip(*job_rows, strict=True)) if job_rows else [()] * 6
     found = conn.execute(
         _POSTGRES_ADD_STEPS,
         {
@@ -142,17 +154,28 @@ def _add_new_steps_postgres(
             "conversation_ids": list(conversation_ids),
             "step_jsons": list(step_jsons),
             "expires": list(expires),
+            "procedures": list(procedures),
             "state": states[0],
             "now": now,
             "job_step_ids": list(job_columns[0]),
             "job_kinds": list(job_columns[1]),
             "job_run_ats": list(job_columns[2]),
+            "job_details": list(job_columns[5]),
         },
     )
     return set(found.scalars())
 
 
-def _step_row(conn: Connection, step_id: str) -> Any:
+def _claim_allows(user_id: str, now: float) -> Any:
+    """Nobody else's claim holds: unclaimed, claimed by `user_id`, or the claim ran out."""
+    return or_(
+        steps.c.claimed_by.is_(None),
+        steps.c.claimed_by == user_id,
+        steps.c.claim_until <= now,
+    )
+
+
+def step_row(conn: Connection, step_id: str) -> Any:
     return conn.execute(select(steps).where(steps.c.step_id == step_id)).first()
 
 
@@ -181,6 +204,7 @@ class StepRows(StoreBase):
                 step.model_dump_json(),
                 now,
                 step.expires_at,
+                step.procedure_name,
             )
             for step in unique.values()
         ]
@@ -204,7 +228,7 @@ class StepRows(StoreBase):
         return result
 
     async def get(self, step_id: str) -> StepRecord | None:
-        row = await self._read(lambda conn: _step_row(conn, step_id))
+        row = await self._read(lambda conn: step_row(conn, step_id))
         return record_of(row) if row else None
 
     async def get_many(self, step_ids: Sequence[str]) -> dict[str, StepRecord]:
@@ -223,27 +247,43 @@ class StepRows(StoreBase):
         return {row.step_id: record_of(row) for row in await self._read(work)}
 
     async def claim_answer(
-        self, step_id: str, answer: Answer, now: float, effects: Effects | None = None
+        self,
+        step_id: str,
+        answer: Answer,
+        now: float,
+        effects: Effects | None = None,
+        *,
+        send_at: float | None = None,
     ) -> ClaimResult:
         """Compare-and-set: the first answer for an open step wins (and its `effects`,
-        by default delivering it, are written); later ones see the winner."""
+        by default delivering it at `send_at`, are written); later ones see the winner.
+        While someone else is on the step (their claim holds), nobody else's answer wins.
+        """
         answer_json = answer.model_dump_json()
-        then = effects if effects is not None else lifecycle.answer_claimed(now)
+        then = effects if effects is not None else lifecycle.answer_claimed(now, send_at)
 
         def work(conn: Connection) -> tuple[bool, Any]:
             changed = conn.execute(
                 update(steps)
-                .where(steps.c.step_id == step_id, steps.c.state.in_(OPEN_STATES))
+                .where(
+                    steps.c.step_id == step_id,
+                    steps.c.state.in_(OPEN_STATES),
+                    _claim_allows(answer.user_id, now),
+                )
                 .values(
                     state=StepState.SUBMITTED.value,
                     answer_json=answer_json,
                     answered_by=answer.user_id,
+                    send_at=now if send_at is None else send_at,
+                    claimed_by=None,
+                    claimed_at=None,
+                    claim_until=None,
                 )
             )
             won = changed.rowcount == 1
             if won:
                 outbox.write(conn, step_id, then)
-            return won, _step_row(conn, step_id)
+            return won, step_row(conn, step_id)
 
         won, row = await self._write(work)
         return ClaimResult(won=won, record=record_of(row) if row else None)
@@ -256,6 +296,7 @@ class StepRows(StoreBase):
         permalink: str | None,
         *,
         effects: Effects = NOTHING,
+        precedent: Sequence[Precedent] = (),
     ) -> StepRecord | None:
         """Remembers where the request message is; a step still `received` becomes
         `posted` and its `effects` are written (once: only that move writes them). A step
@@ -271,6 +312,9 @@ class StepRows(StoreBase):
                 "channel_id": channel_id,
                 "message_ts": message_ts,
                 "permalink": permalink,
+                "precedent_json": (
+                    json.dumps([p.model_dump() for p in precedent]) if precedent else None
+                ),
             }
             if row.state == StepState.RECEIVED.value:
                 values["state"] = StepState.POSTED.value
@@ -278,7 +322,7 @@ class StepRows(StoreBase):
             else:
                 outbox.write(conn, step_id, lifecycle.moved_on_while_posting())
             conn.execute(update(steps).where(steps.c.step_id == step_id).values(values))
-            return _step_row(conn, step_id)
+            return step_row(conn, step_id)
 
         fresh = await self._write(work)
         return record_of(fresh) if fresh else None
@@ -312,74 +356,21 @@ class StepRows(StoreBase):
 
         return await self._write(work)
 
-    async def reminder_sent(self, step_id: str, effects: Effects = NOTHING) -> None:
-        """Counts a posted reminder; writes `effects` (the next reminder) if still open."""
+    async def reminder_sent(
+        self, step_id: str, effects: Effects = NOTHING, *, stage: int | None = None
+    ) -> None:
+        """Counts a posted reminder (or sets the escalation `stage` reached); writes
+        `effects` (the next reminder) if the step is still open."""
+        sent = steps.c.reminders_sent + 1 if stage is None else stage
 
         def work(conn: Connection) -> None:
             changed = conn.execute(
                 update(steps)
                 .where(steps.c.step_id == step_id)
-                .values(reminders_sent=steps.c.reminders_sent + 1)
+                .values(reminders_sent=sent)
                 .returning(steps.c.state)
             )
             if changed.scalar_one_or_none() in OPEN_STATES:
                 outbox.write(conn, step_id, effects)
 
         await self._write(work)
-
-    # Reads for the lists ------------------------------------------------------------
-
-    async def settled_since(self, since: float) -> list[StepRecord]:
-        """Steps answered or expired at or after `since` (for `/hitl stats`)."""
-        settled = (StepState.ANSWERED.value, StepState.EXPIRED.value)
-        query = select(steps).where(steps.c.state.in_(settled), steps.c.settled_at >= since)
-        rows = await self._read(lambda conn: conn.execute(query).all())
-        return [record_of(row) for row in rows]
-
-    async def answered_by(self, user_id: str, limit: int) -> list[StepRecord]:
-        """The steps `user_id`'s answer won, newest first."""
-        query = (
-            select(steps)
-            .where(steps.c.answered_by == user_id)
-            .order_by(steps.c.received_at.desc())
-            .limit(limit)
-        )
-        rows = await self._read(lambda conn: conn.execute(query).all())
-        return [record_of(row) for row in rows]
-
-    async def pending(self, limit: int) -> tuple[list[StepRecord], int]:
-        """The newest open steps (at most `limit`) and how many are open in all."""
-        count = select(func.count()).select_from(steps).where(steps.c.state.in_(OPEN_STATES))
-        newest = (
-            select(steps)
-            .where(steps.c.state.in_(OPEN_STATES))
-            .order_by(steps.c.received_at.desc())
-            .limit(limit)
-        )
-
-        def work(conn: Connection) -> tuple[Any, Sequence[Any]]:
-            return conn.execute(count).scalar_one(), conn.execute(newest).all()
-
-        total, rows = await self._read(work)
-        return [record_of(row) for row in rows], int(total)
-
-    async def open_step_ids(self) -> list[str]:
-        """Every open step's id, newest first (for lists filtered step by step)."""
-        query = (
-            select(steps.c.step_id)
-            .where(steps.c.state.in_(OPEN_STATES))
-            .order_by(steps.c.received_at.desc())
-        )
-        return await self._read(lambda conn: list(conn.execute(query).scalars()))
-
-    async def state_counts(self) -> dict[StepState, int]:
-        """How many steps are in each state (states with none are left out)."""
-        query = select(steps.c.state, func.count()).group_by(steps.c.state)
-        rows = await self._read(lambda conn: conn.execute(query).all())
-        return {StepState(state): int(count) for state, count in rows}
-
-    async def oldest_open_received_at(self) -> float | None:
-        """When the longest-waiting open step arrived; None when no step is open."""
-        query = select(func.min(steps.c.received_at)).where(steps.c.state.in_(OPEN_STATES))
-        oldest = await self._read(lambda conn: conn.execute(query).scalar_one_or_none())
-        return float(oldest) if oldest is not None else None

@@ -79,6 +79,8 @@ class LocalStack(Driver, StartStop):
             "intercom_api_origins": [self.intercom.origin],
             "database_url": self.database_url,
             "hitl_poll_interval": 0.2,
+            # Tests of the undo window turn it on; the rest answer straight away.
+            "hitl_undo_seconds": 0,
             **self._overrides,
         }
 

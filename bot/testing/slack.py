@@ -169,6 +169,7 @@ class FakeSlack(LoopbackServer):
             "users.info": self._users_info,
             "usergroups.users.list": self._usergroups_users_list,
             "conversations.info": self._conversations_info,
+            "conversations.open": self._conversations_open,
             "conversations.history": self._conversations_history,
         }
 
@@ -386,7 +387,8 @@ class FakeSlack(LoopbackServer):
     # -- Web API methods -------------------------------------------------------------------
 
     def _is_member(self, channel: str) -> bool:
-        return self.member_channels is None or channel in self.member_channels
+        # The bot is always in its own direct-message channels.
+        return self.member_channels is None or channel in self.member_channels or channel[:1] == "D"
 
     def _next_ts(self) -> str:
         self._ts_counter += 1
@@ -572,6 +574,13 @@ class FakeSlack(LoopbackServer):
             "profile": profile,
         }
         return _ok(user=user)
+
+    def _conversations_open(self, params: Params) -> _Answer:
+        """The bot's direct-message channel with one user (`D` + the user id here)."""
+        users = _str_param(params, "users")
+        if not users or "," in users:
+            return _error("invalid_arguments")
+        return _ok(channel={"id": f"D{users}", "is_im": True, "user": users})
 
     def _usergroups_users_list(self, params: Params) -> _Answer:
         group = _str_param(params, "usergroup")

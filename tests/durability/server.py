@@ -54,6 +54,8 @@ def bot_environment(
         "HOST": "127.0.0.1",
         "HITL_POLL_INTERVAL": str(POLL_SECONDS),
         "HITL_JOB_LEASE": str(TEST_LEASE_SECONDS),
+        # Suites about the undo window set it; the rest answer straight away.
+        "HITL_UNDO_SECONDS": "0",
     }
     env.update(extra)
     return env

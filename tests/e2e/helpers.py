@@ -362,9 +362,12 @@ async def click_in_home(
     return await stack.post_to_slack_events(slack_form_body(payload))
 
 
-async def post_new_step(stack: LocalStack, name: str = "refund_approval") -> str:
-    """Sends a new step from sample `name` and waits for its message; its step id."""
-    payload = fresh_payload(stack, name)
+async def post_new_step(
+    stack: LocalStack, name: str = "refund_approval", **item_changes: Any
+) -> str:
+    """Sends a new step from sample `name` (with `item_changes`) and waits for its
+    message; its step id."""
+    payload = fresh_payload(stack, name, **item_changes)
     await send_and_wait_posted(stack, payload)
     return step_id_of(payload)
 

@@ -1,4 +1,5 @@
-"""HITL_REMIND_AFTER: an unanswered step is reminded in its thread, at most three times."""
+"""HITL_REMIND_AFTER: an unanswered step without an expiry is reminded in its thread, at
+most three times (a step with one escalates by its deadline: test_escalation.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bot.testing.local_stack import LocalStack
 from .helpers import (
     post_new_step,
     thread_replies,
+    wait_stored_permalink,
     wait_thread_reply,
     wait_updated,
 )
@@ -38,7 +40,7 @@ async def every_half_second(sqlite_url: str) -> AsyncIterator[LocalStack]:
 async def test_unanswered_step_is_reminded_in_its_thread_with_the_mention(
     every_half_second: LocalStack,
 ) -> None:
-    step_id = await post_new_step(every_half_second)
+    step_id = await post_new_step(every_half_second, expires_at=None)
 
     (reminder,) = await wait_thread_reply(every_half_second, step_id, "Still waiting")
 
@@ -48,7 +50,7 @@ async def test_unanswered_step_is_reminded_in_its_thread_with_the_mention(
 async def test_reminders_repeat_at_the_interval_and_stop_after_three(
     every_half_second: LocalStack,
 ) -> None:
-    step_id = await post_new_step(every_half_second)
+    step_id = await post_new_step(every_half_second, expires_at=None)
 
     await wait_thread_reply(every_half_second, step_id, "Still waiting", count=3)
     await asyncio.sleep(1.0)
@@ -80,7 +82,7 @@ async def test_user_ids_in_the_mention_are_mentioned_each(
     reminding: Callable[..., LocalStack],
 ) -> None:
     async with reminding(hitl_remind_after=0.3, hitl_remind_mention="U0ALICE,U0BOB") as stack:
-        step_id = await post_new_step(stack)
+        step_id = await post_new_step(stack, expires_at=None)
 
         (reminder,) = await wait_thread_reply(stack, step_id, "Still waiting")
 
@@ -88,7 +90,8 @@ async def test_user_ids_in_the_mention_are_mentioned_each(
 
 
 async def test_no_reminder_is_scheduled_when_reminders_are_off(stack: LocalStack) -> None:
-    step_id = await post_new_step(stack)
+    step_id = await post_new_step(stack, expires_at=None)
+    await wait_stored_permalink(stack, step_id)  # stored with what follows the post
 
     kinds = [j.kind for j in await stack.store.list_jobs(step_id)]
 

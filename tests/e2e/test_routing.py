@@ -101,7 +101,7 @@ async def test_the_first_matching_route_wins(routed: LocalStack) -> None:
 
 
 async def test_reminders_mention_the_routes_people(routed: LocalStack) -> None:
-    payload = fresh_payload(routed, "refund_approval")
+    payload = fresh_payload(routed, "refund_approval", expires_at=None)
     await send_and_wait_posted(routed, payload)
     (reminder,) = await wait_thread_reply(routed, step_id_of(payload), "Still waiting")
     assert "<@U0LEAD>" in reminder["text"]

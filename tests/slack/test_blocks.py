@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from bot.domain import Answer, AnswerValue, Option, Step, StepRecord, StepState
+from bot.domain import Answer, AnswerValue, Option, Precedent, Step, StepRecord, StepState
+from bot.lifecycle import Stage
 from bot.slack.blocks import step_message
 from bot.slack.kit import block_kit_builder_url
 from bot.slack.lists import pending_list
@@ -252,8 +253,9 @@ def test_conversation_url_cannot_break_out_of_its_link() -> None:
 
 def test_open_step_has_a_primary_answer_button() -> None:
     step = load_step("refund_approval.json")
-    (button,) = _block(_message(_record(step)), "actions")["elements"]
+    button, claim = _block(_message(_record(step)), "actions")["elements"]
 
+    assert (claim["text"]["text"], claim["action_id"]) == ("I'm on it", "hitl.claim")
     assert button["text"]["text"] == "Answer"
     assert button["action_id"] == "hitl.open"
     assert button["value"] == step.step_id
@@ -268,6 +270,7 @@ def test_single_boolean_step_offers_yes_no_and_open_form() -> None:
         ("Yes", "hitl.answer.yes", "primary"),
         ("No", "hitl.answer.no", "danger"),
         ("Open form", "hitl.open", None),
+        ("I'm on it", "hitl.claim", None),
     ]
     assert {e["value"] for e in elements} == {step.step_id}
 
@@ -294,6 +297,119 @@ def test_fallback_text_says_fin_needs_a_teammate() -> None:
         "refund on order #1234 (arrived damaged, photo attached). Approve the refund and pick "
         "a reason."
     )
+
+
+# --- Working a step: the claim, the last call, precedent, the undo window
+
+
+def _claimed(step: Step, *, until: float, by: str = "U0ALICE") -> StepRecord:
+    return _record(step).model_copy(
+        update={"claimed_by": by, "claimed_at": NOW - 120, "claim_until": until}
+    )
+
+
+def test_a_claimed_step_says_who_is_on_it_since_when_and_offers_release() -> None:
+    message = _message(_claimed(load_step("refund_approval.json"), until=NOW + 780))
+
+    (line,) = _block(message, "working")["elements"]
+    assert line["text"].startswith("👀 <@U0ALICE> is on it since <!date^1795499880^{time}|")
+    assert "(until <!date^1795500780^{time}|" in line["text"]
+    elements = _block(message, "actions")["elements"]
+    assert [e["action_id"] for e in elements] == ["hitl.open", "hitl.release"]
+
+
+def test_a_claim_that_ran_out_says_so_and_offers_the_claim_again() -> None:
+    message = _message(_claimed(load_step("refund_approval.json"), until=NOW - 1))
+
+    (line,) = _block(message, "working")["elements"]
+    assert line["text"].startswith("⌛ <@U0ALICE>'s claim ran out <!date^1795499999^{time}|")
+    elements = _block(message, "actions")["elements"]
+    assert [e["action_id"] for e in elements] == ["hitl.open", "hitl.claim"]
+
+
+def test_claimed_and_free_actions_have_different_block_ids() -> None:
+    step = load_step("refund_approval.json")
+    free = _block(_message(_record(step)), "actions")["block_id"]
+    claimed = _block(_message(_claimed(step, until=NOW + 60)), "actions")["block_id"]
+
+    assert free != claimed
+
+
+def test_a_claimer_id_that_is_not_a_slack_id_is_escaped() -> None:
+    record = _claimed(load_step("refund_approval.json"), until=NOW + 60, by="<!channel>")
+
+    assert_no_raw_tokens(_message(record))
+
+
+def test_the_last_call_marks_the_message_as_about_to_expire() -> None:
+    step = make_step(expires_at=int(NOW) + 100)
+    record = _record(step).model_copy(update={"reminders_sent": Stage.LAST_CALL})
+
+    (line,) = _block(_message(record), "working")["elements"]
+    assert line["text"].startswith(f"⏳ *Expires <!date^{int(NOW) + 100}^")
+    assert line["text"].endswith("* — last call.")
+
+
+def test_before_the_last_call_there_is_no_mark() -> None:
+    step = make_step(expires_at=int(NOW) + 100)
+    record = _record(step).model_copy(update={"reminders_sent": Stage.ESCALATED})
+
+    assert "working" not in _kinds(_message(record))
+
+
+def test_precedent_shows_yes_counts_top_options_and_the_median() -> None:
+    precedent = (
+        Precedent(label="Approve", of=20, yes=18),
+        Precedent(label="Reason", of=12, top=(("Damaged", 7), ("Late", 5))),
+        Precedent(label="Amount", of=9, median=42.5),
+    )
+    record = _record(load_step("refund_approval.json")).model_copy(update={"precedent": precedent})
+
+    text = _block(_message(record), "precedent")["text"]["text"]
+    assert text.splitlines() == [
+        "📊 *Earlier answers to this procedure*",
+        "• *Approve*: Yes in 18 of the last 20",
+        "• *Reason*: Damaged (7), Late (5) (last 12)",
+        "• *Amount*: median 42.5 (last 9)",
+    ]
+
+
+def test_without_history_there_is_no_precedent() -> None:
+    assert "precedent" not in _kinds(_message(_record(load_step("refund_approval.json"))))
+
+
+def test_precedent_labels_are_escaped() -> None:
+    precedent = (Precedent(label=NASTY, of=2, top=((NASTY, 2),)),)
+    record = _record(make_step()).model_copy(update={"precedent": precedent})
+
+    assert_no_raw_tokens(_message(record))
+
+
+def test_inside_the_undo_window_the_answer_shows_with_when_it_goes_and_undo() -> None:
+    step = load_step("single_boolean.json")
+    record = _record(step, StepState.SUBMITTED, answered=True).model_copy(
+        update={"send_at": NOW + 10}
+    )
+    message = _message(record)
+
+    assert "shown 0" in _block(message, "answer")["text"]["text"]
+    (status,) = _block(message, "status")["elements"]
+    assert status["text"].startswith(f"⏳ <@{ANSWERER}>'s answer goes to Fin <!date^1795500010^")
+    (undo,) = _block(message, "actions")["elements"]
+    assert (undo["text"]["text"], undo["action_id"], undo["value"]) == (
+        "Undo",
+        "hitl.undo",
+        step.step_id,
+    )
+
+
+def test_after_the_undo_window_the_message_says_it_is_sending() -> None:
+    record = _record(load_step("single_boolean.json"), StepState.SUBMITTED, answered=True)
+    message = _message(record.model_copy(update={"send_at": NOW - 1}))
+
+    assert "actions" not in _kinds(message)
+    (status,) = _block(message, "status")["elements"]
+    assert "Sending" in status["text"]
 
 
 # --- Settled and in-between states
@@ -519,6 +635,29 @@ def test_pending_list_shows_at_most_20_steps() -> None:
 
     assert len(message["blocks"]) == 22
     assert message["blocks"][-1]["elements"][0]["text"] == "…and 10 more not shown"
+
+
+def test_pending_line_says_how_long_the_step_has_left() -> None:
+    record = _record(make_step(expires_at=int(NOW) + 7200), received_at=NOW - 300)
+    message = pending_list([record], total=1, permalinks={}, now=NOW)
+
+    assert message["blocks"][1]["text"]["text"].endswith("waiting 5 min · 2 h left")
+
+
+def test_pending_line_says_when_the_deadline_passed() -> None:
+    record = _record(make_step(expires_at=int(NOW) - 5), received_at=NOW - 300)
+    message = pending_list([record], total=1, permalinks={}, now=NOW)
+
+    assert message["blocks"][1]["text"]["text"].endswith(" · deadline passed")
+
+
+def test_pending_line_says_who_is_on_a_claimed_step_and_for_how_long() -> None:
+    record = _claimed(make_step(), until=NOW + 600)
+    lapsed = _claimed(make_step(step_id="step-2"), until=NOW - 1)
+    message = pending_list([record, lapsed], total=2, permalinks={}, now=NOW)
+
+    assert message["blocks"][1]["text"]["text"].endswith(" · 👀 <@U0ALICE> on it (10 min left)")
+    assert "on it" not in message["blocks"][2]["text"]["text"]
 
 
 def test_pending_list_escapes_untrusted_text() -> None:

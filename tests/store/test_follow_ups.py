@@ -9,7 +9,7 @@ from bot.store import SqlStore
 from .factories import make_answer, make_step, settle
 
 NOW = 1_000.0
-REMIND_IN_60 = Lifecycle(remind_after=60).posted(NOW)
+REMIND_IN_60 = Lifecycle(remind_after=60).posted(make_step(), NOW, NOW)
 
 
 async def _drain(store: SqlStore) -> None:
