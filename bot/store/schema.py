@@ -39,8 +39,9 @@ steps = Table(
     Column("settled_at", Float, nullable=True),
     # Thread reminders posted so far (migration 0002).
     Column("reminders_sent", Integer, nullable=False, server_default="0"),
-    # Working a step (migration 0004): the procedure's name (for precedent), who is on
-    # it and until when, when a submitted answer leaves, how earlier answers went.
+    # Working a step (migration 0004): the procedure's name (for precedent; none for a
+    # test step, whose answers never count), who is on it and until when, when a
+    # submitted answer leaves, how earlier answers went.
     Column("procedure_name", Text, nullable=True),
     Column("claimed_by", String(64), nullable=True),
     Column("claimed_at", Float, nullable=True),

@@ -204,7 +204,7 @@ class StepRows(StoreBase):
                 step.model_dump_json(),
                 now,
                 step.expires_at,
-                step.procedure_name,
+                None if step.test else step.procedure_name,  # tests never count as precedent
             )
             for step in unique.values()
         ]

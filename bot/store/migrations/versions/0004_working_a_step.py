@@ -3,7 +3,8 @@
 Steps get who is on them and until when (`claimed_by`, `claimed_at`, `claim_until`),
 when a submitted answer leaves (`send_at`), how earlier answers to the procedure went
 (`precedent_json`), and the procedure's name as a column (`procedure_name`, filled from
-the stored JSON) so precedent is one indexed query. Jobs get a `detail` (JSON) saying
+the stored JSON; left empty for test steps, which never count) so precedent is one
+indexed query. Jobs get a `detail` (JSON) saying
 what a thread reply or a note is about.
 
 Revision ID: 0004
@@ -55,8 +56,9 @@ def _fill_procedure_names() -> None:
         .limit(_BATCH)
     ).all():
         for step_id, step_json in rows:
-            name = json.loads(step_json).get("procedure_name")
-            if isinstance(name, str):
+            stored = json.loads(step_json)
+            name = stored.get("procedure_name")
+            if isinstance(name, str) and not stored.get("test"):  # tests never count
                 connection.execute(
                     sa.update(steps).where(steps.c.step_id == step_id).values(procedure_name=name)
                 )
