@@ -126,6 +126,11 @@ def test_bot_scopes_let_it_read_the_allowed_usergroup(manifest: dict[str, Any]) 
     assert "usergroups:read" in manifest["oauth_config"]["scopes"]["bot"]
 
 
+def test_bot_scopes_let_it_send_the_escalation_dm(manifest: dict[str, Any]) -> None:
+    """Escalation opens a DM with conversations.open (im:write), then posts in it."""
+    assert "im:write" in manifest["oauth_config"]["scopes"]["bot"]
+
+
 def test_home_tab_is_enabled_and_subscribed_to_app_home_opened(manifest: dict[str, Any]) -> None:
     events = manifest["settings"]["event_subscriptions"]
 

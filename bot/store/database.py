@@ -135,14 +135,19 @@ class _PriorityThread:
         self._order = itertools.count()
         self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
         self._thread.start()
+        self._stopped = False
 
     async def run(self, function: Callable[..., T], *args: Any, urgent: bool) -> T:
+        # Once stopped, nothing would ever answer: say so rather than wait forever.
+        if self._stopped:
+            raise RuntimeError("the store is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         self._queue.put(_Call(0 if urgent else 1, next(self._order), function, args, future))
         return await future
 
     def stop(self) -> None:
+        self._stopped = True
         self._queue.put(_Call(2, next(self._order), None, (), None))
 
     def _serve(self) -> None:

@@ -197,8 +197,8 @@ async def test_nothing_fires_once_the_step_is_answered(
 
         await wait_until(settled_and_quiet, what="the reminders to be dropped")
         await asyncio.sleep(LIFE / SPEED)  # past every stage's time
+        record = await stack.store.get(step_id)  # while the store is open
 
-    record = await stack.store.get(step_id)
     assert record is not None
     assert record.state is StepState.ANSWERED
     assert [r["text"][:1] for r in thread_replies(stack, step_id)] == ["⏰", "✅"]

@@ -135,3 +135,13 @@ async def test_nothing_read_only_work_does_is_kept(database: SqliteDatabase) -> 
 
     count = await database.read(lambda conn: conn.execute(text("SELECT count(*) FROM t")).scalar())
     assert count == 0
+
+
+async def test_work_asked_of_a_closed_store_fails_at_once_instead_of_waiting_forever(
+    tmp_path: Path,
+) -> None:
+    db = SqliteDatabase(f"sqlite:///{tmp_path / 'closed.db'}")
+    await db.close()
+
+    with pytest.raises(RuntimeError, match="the store is closed"):
+        await asyncio.wait_for(db.read(lambda conn: conn.execute(text("select 1"))), 2.0)
