@@ -188,6 +188,8 @@ def bot_server(
         "DATABASE_URL": database_url,
         "LOG_LEVEL": "WARNING",
         "HITL_DRAIN_SECONDS": "0",  # no load balancer to drain from: stop at once
+        # Submission → callback measures the bot, not the undo window's 10 s wait.
+        "HITL_UNDO_SECONDS": "0",
     }
     return _served("bot", [sys.executable, "-m", "bot"], env, workdir, session)
 
