@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from slack_sdk.socket_mode.request import SocketModeRequest
 
 from bot.socket_mode import NOT_ACKNOWLEDGED, Ack, RecentEnvelopes, ack_for, envelope_keys
