@@ -56,7 +56,8 @@ async def test_answer_to_a_test_step_is_not_sent_to_intercom(noting: LocalStack)
     step_id = step_id_of_post(await wait_test_post(noting))
 
     await noting.click(step_id, "hitl.answer.yes", user_id="U0ALICE")
-    update = await wait_updated(noting, step_id, "not sent to Intercom")
+    # Not "not sent to Intercom": the test step's own text says it, in every update.
+    update = await wait_updated(noting, step_id, "Answered by <@U0ALICE>")
     await wait_thread_reply(noting, step_id, "Test answer by <@U0ALICE>")
     await asyncio.sleep(0.3)
 
