@@ -34,8 +34,7 @@ def main(argv: list[str]) -> int:
     if settings is None:
         return 2
     configure_logging(settings.log_level, settings.log_format, settings.secret_values())
-    run(settings)
-    return 0
+    return run(settings)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from bot.slack.listeners import Interactions
 from bot.slack.mentions import remind_mention
 from bot.slack.messenger import SlackMessenger
 from bot.slack.threads import SlackThreads
+from bot.socket_mode import PING_INTERVAL_SECONDS, SocketMode
 from bot.store import SqlStore
 from bot.worker import Worker
 
@@ -86,6 +87,7 @@ BOLT = web.AppKey("bolt", AsyncApp)
 METRICS = web.AppKey("metrics", Metrics)
 DRAINING = web.AppKey("draining", Draining)
 CLOCK = web.AppKey("clock", Clock)
+SOCKET_MODE = web.AppKey("socket_mode", SocketMode)
 _PARTS = web.AppKey("parts", _Parts)
 
 
@@ -94,9 +96,11 @@ def create_app(
     *,
     clock: Callable[[], float] = time.time,
     intercom_transport: httpx.AsyncBaseTransport | None = None,
+    socket_ping_interval: float = PING_INTERVAL_SECONDS,
 ) -> web.Application:
     """`intercom_transport` replaces how Intercom is reached (tests route its real API hosts
-    to a loopback fake with it); None is the network."""
+    to a loopback fake with it); None is the network. `socket_ping_interval`: how soon a
+    dead Socket Mode socket is noticed (tests shorten it)."""
     metrics = Metrics()
     redactor = Redactor(settings.secret_values())
     store = SqlStore.connect(settings.database_url)
@@ -148,6 +152,23 @@ def create_app(
     bolt = _bolt(settings, listeners_slack)
     interactions.register(bolt)
 
+    async def installed_workspace() -> Installation:
+        auth = await jobs_slack.auth_test()
+        return str(auth["team_id"]), auth.get("enterprise_id") or None
+
+    workspace = Workspace(installed_workspace)
+    socket_mode = (
+        SocketMode(
+            bolt,
+            workspace,
+            app_token=settings.slack_app_token.get_secret_value(),
+            web_client=listeners_slack,
+            ping_interval=socket_ping_interval,
+        )
+        if settings.slack_app_token is not None
+        else None
+    )
+
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     install_listener_limits(app)
     app[STORE], app[WORKER], app[BOLT], app[METRICS] = store, worker, bolt, metrics
@@ -155,6 +176,9 @@ def create_app(
     app[_PARTS] = _Parts((jobs_slack, listeners_slack), http, store, worker, intake, interactions)
     # Started in this order, stopped in the reverse one.
     app.cleanup_ctx.extend([_slack_session, _store_and_worker, _webhook_intake])
+    if socket_mode is not None:
+        app[SOCKET_MODE] = socket_mode
+        app.cleanup_ctx.append(_socket_mode)
 
     webhook = IntercomWebhook(
         intake,
@@ -164,19 +188,17 @@ def create_app(
         metrics=metrics,
         body_timeout=settings.hitl_body_timeout,
     )
-
-    async def installed_workspace() -> Installation:
-        auth = await jobs_slack.auth_test()
-        return str(auth["team_id"]), auth.get("enterprise_id") or None
-
-    slack_events = SlackEvents(
-        bolt,
-        Workspace(installed_workspace),
-        signing_secret=settings.slack_signing_secret.get_secret_value(),
-        body_timeout=settings.hitl_body_timeout,
-    )
     app.router.add_post("/intercom/webhook", webhook.handle)
-    app.router.add_post("/slack/events", slack_events.handle)
+    if settings.slack_signing_secret is not None and socket_mode is None:
+        # In Socket Mode Slack's requests come only over the socket: no Slack route is
+        # served, whether or not a signing secret is set.
+        slack_events = SlackEvents(
+            bolt,
+            workspace,
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            body_timeout=settings.hitl_body_timeout,
+        )
+        app.router.add_post("/slack/events", slack_events.handle)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/metrics", _metrics_page)
     return app
@@ -218,8 +240,10 @@ def _bolt(settings: Settings, client: AsyncWebClient) -> AsyncApp:
         # One workspace, one bot token: no need for Bolt's auth.test round trip.
         return AuthorizeResult(enterprise_id=None, team_id=None, bot_token=token)
 
+    secret = settings.slack_signing_secret
     return AsyncApp(
-        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        # "" rather than None: None would make Bolt read SLACK_SIGNING_SECRET itself.
+        signing_secret=secret.get_secret_value() if secret is not None else "",
         client=client,
         authorize=authorize,
         # Verified before Bolt sees a request (bot/slack/edge.py), on the raw bytes.
@@ -266,6 +290,17 @@ async def _webhook_intake(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await intake.stop()
+
+
+async def _socket_mode(app: web.Application) -> AsyncIterator[None]:
+    # Started once the store, worker and intake run (its envelopes use them); stopped
+    # first, letting envelopes being handled finish and acknowledge.
+    socket_mode = app[SOCKET_MODE]
+    await socket_mode.start()
+    try:
+        yield
+    finally:
+        await socket_mode.stop(FOLLOW_UP_GRACE_SECONDS)
 
 
 async def _healthz(request: web.Request) -> web.Response:

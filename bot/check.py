@@ -57,6 +57,42 @@ async def _check_slack(settings: Settings) -> list[Finding]:
     return findings
 
 
+async def _check_transport(settings: Settings) -> Finding:
+    """Which way Slack reaches the bot; in Socket Mode, whether Slack takes the app token
+    (the URL it hands out is left unused: it expires on its own)."""
+    if settings.slack_app_token is None:
+        return Finding(
+            True,
+            "Slack transport",
+            "HTTP: Slack posts to /slack/events, verified with SLACK_SIGNING_SECRET "
+            "(set SLACK_APP_TOKEN for Socket Mode)",
+        )
+    client = AsyncWebClient(base_url=settings.slack_api_url, timeout=10)
+    try:
+        await client.apps_connections_open(app_token=settings.slack_app_token.get_secret_value())
+    except SlackApiError as exc:
+        error = exc.response.get("error", "unknown error")
+        return Finding(
+            False,
+            "Slack transport",
+            f"Socket Mode: apps.connections.open failed ({error}): check SLACK_APP_TOKEN "
+            "(an app-level token with connections:write) and that Socket Mode is on for "
+            "the app (manifest.socket.yml)",
+        )
+    except OSError as exc:
+        return Finding(
+            False,
+            "Slack transport",
+            f"cannot reach {settings.slack_api_url} ({exc.__class__.__name__})",
+        )
+    return Finding(
+        True,
+        "Slack transport",
+        "Socket Mode: the app token opens a socket (apps.connections.open); "
+        "/slack/events is not served",
+    )
+
+
 async def _check_channel(client: AsyncWebClient, channel: str) -> Finding:
     try:
         info = await client.conversations_info(channel=channel)
@@ -96,6 +132,7 @@ async def _check_database(settings: Settings) -> Finding:
 async def run_checks(settings: Settings) -> list[Finding]:
     findings = [Finding(True, "configuration", "all required settings present and valid")]
     findings += await _check_slack(settings)
+    findings.append(await _check_transport(settings))
     findings.append(await _check_database(settings))
     return findings
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 
 from bot.app import DRAINING, create_app
 from bot.listener import Listener
 from bot.settings import Settings
+from bot.socket_mode import SocketModeRefused
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +25,11 @@ async def serve(settings: Settings) -> None:
         max_connections=settings.hitl_max_connections,
         header_timeout=settings.hitl_header_timeout,
     )
-    port = await listener.start()
+    try:
+        port = await listener.start()
+    except SocketModeRefused:
+        await listener.stop()  # stops what had started: the worker, the store
+        raise
     log.info(
         "serving",
         extra={"host": settings.host, "port": port, "max_connections": listener.max_connections},
@@ -44,5 +50,11 @@ async def serve(settings: Settings) -> None:
     log.info("stopped")
 
 
-def run(settings: Settings) -> None:
-    asyncio.run(serve(settings))
+def run(settings: Settings) -> int:
+    """Serves until stopped: 0; 2 when Slack refuses the app token at start (one line)."""
+    try:
+        asyncio.run(serve(settings))
+    except SocketModeRefused as exc:
+        print(f"configuration error: SLACK_APP_TOKEN: {exc}", file=sys.stderr)
+        return 2
+    return 0

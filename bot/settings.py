@@ -7,7 +7,14 @@ import sys
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.intercom.origins import DEFAULT_API_ORIGINS, normalise_origin
@@ -32,7 +39,11 @@ class Settings(BaseSettings):
     )
 
     slack_bot_token: SecretStr
-    slack_signing_secret: SecretStr
+    # Socket Mode (bot/socket_mode.py) when set: Slack's requests arrive over a WebSocket
+    # the bot opens, so no signing secret is needed. Defined before the signing secret,
+    # whose check reads it.
+    slack_app_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = Field(default=None, validate_default=True)
     slack_channel_id: str
     slack_api_url: str = "https://slack.com/api/"
 
@@ -97,7 +108,8 @@ class Settings(BaseSettings):
         """Every secret this process holds, for the log scrubber."""
         return [
             self.slack_bot_token.get_secret_value(),
-            self.slack_signing_secret.get_secret_value(),
+            _secret(self.slack_app_token),
+            _secret(self.slack_signing_secret),
             self.intercom_access_token.get_secret_value(),
             self.intercom_client_secret.get_secret_value(),
             urlsplit(self.database_url).password or "",
@@ -109,6 +121,45 @@ class Settings(BaseSettings):
         if not value.get_secret_value().startswith("xoxb-"):
             raise ValueError("must be a bot token starting with xoxb-")
         return value
+
+    @field_validator("slack_app_token", mode="before")
+    @classmethod
+    def _blank_app_token_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError(
+                "must be an app-level token starting with xapp- (Basic Information → "
+                "App-Level Tokens, scope connections:write)"
+            )
+        return value
+
+    @field_validator("slack_signing_secret", mode="before")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value:
+            return None
+        return value
+
+    @field_validator("slack_signing_secret")
+    @classmethod
+    def _signing_secret_unless_socket_mode(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        # A malformed app token is absent from info.data: reported on its own line only.
+        if value is None and info.data.get("slack_app_token", "malformed") is None:
+            raise ValueError("is required (or SLACK_APP_TOKEN, for Socket Mode)")
+        return value
+
+    @property
+    def socket_mode(self) -> bool:
+        """Slack's requests arrive over Socket Mode, not at POST /slack/events."""
+        return self.slack_app_token is not None
 
     @field_validator("slack_channel_id")
     @classmethod
@@ -205,6 +256,10 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
             raise ValueError("must start with sqlite:/// or postgresql://")
         return value
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value() if value is not None else ""
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.testing.local_stack import LocalStack
+from bot.testing.local_stack import LocalStack, Transport
 from tests.store.databases import fresh_postgres_database, postgres_server_url
 
 _CLEARED_PREFIXES = ("SLACK_", "INTERCOM_", "HITL_", "LOG_")
@@ -31,8 +31,15 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-async def stack(sqlite_url: str) -> AsyncIterator[LocalStack]:
-    async with LocalStack(sqlite_url) as running:
+def transport() -> Transport:
+    """How Slack reaches the bot in a test's stacks: HTTP unless the test is marked
+    `@over_both_transports` (tests/transports.py)."""
+    return "http"
+
+
+@pytest.fixture
+async def stack(sqlite_url: str, transport: Transport) -> AsyncIterator[LocalStack]:
+    async with LocalStack(sqlite_url, transport=transport) as running:
         yield running
 
 

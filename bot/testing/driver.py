@@ -1,7 +1,11 @@
 """Acts as Intercom and as Slack users towards a bot at a URL: signed webhooks, button
 clicks, form submissions, options loads, slash commands and Home tab events, each signed
 exactly as Intercom and Slack sign them. `LocalStack` is one; a test of a bot in another
-process, and the demo, drive it the same way."""
+process, and the demo, drive it the same way.
+
+Slack's side goes over either transport: signed POSTs to `/slack/events`, or, given a
+fake's Socket Mode side (`socket`), envelopes on the bot's socket, answered with the ack's
+payload as the body (an HTTP 200's body and an ack's payload carry the same)."""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from bot.testing.signing import (
     slack_form_body,
     slack_signature_headers,
 )
+from bot.testing.slack_socket import FakeSocketMode
 
 SLACK_TOKEN = "xoxb-local-stack-token"  # noqa: S105 - a made-up token for the fakes
 SLACK_SIGNING_SECRET = "local-stack-signing-secret"  # noqa: S105
@@ -48,12 +53,20 @@ class Driver:
         session: aiohttp.ClientSession | None = None,
         *,
         response_url: Callable[[str], str] | None = None,
+        socket: FakeSocketMode | None = None,
     ) -> None:
         """`response_url(key)`: where a click's or command's response_url points (a fake
-        Slack's, to read what the bot answered); by default nowhere anyone listens."""
+        Slack's, to read what the bot answered); by default nowhere anyone listens.
+        `socket`: Slack's side goes over Socket Mode, through this fake's socket."""
         self.url = url
         self._session = session
         self._response_url = response_url or (lambda _key: UNUSED_RESPONSE_URL)
+        self.socket = socket
+
+    @property
+    def transport(self) -> str:
+        """How Slack reaches the bot: "http" or "socket"."""
+        return "http" if self.socket is None else "socket"
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -109,14 +122,14 @@ class Driver:
             message_ts=message_ts,
             response_url=self._response_url(response_key or f"{action_id}-{user_id}"),
         )
-        return await self.post_to_slack_events(slack_form_body(payload))
+        return await self.interactive(payload)
 
     async def submit(
         self, view: dict[str, Any], values: dict[str, Any], *, user_id: str = "U0ALICE"
     ) -> HttpAnswer:
         """Submits a form view (as opened by the bot) with Slack's `state.values`."""
         payload = slack_payloads.view_submission(view, values, user_id=user_id)
-        return await self.post_to_slack_events(slack_form_body(payload))
+        return await self.interactive(payload)
 
     async def load_options(
         self,
@@ -128,23 +141,39 @@ class Driver:
         user_id: str = "U0ALICE",
     ) -> HttpAnswer:
         payload = slack_payloads.block_suggestion(view, action_id, block_id, query, user_id=user_id)
-        return await self.post_to_slack_events(slack_form_body(payload))
+        return await self.interactive(payload)
 
     async def open_home(self, *, user_id: str = "U0ALICE") -> HttpAnswer:
         """`user_id` opens the app's Home tab: Slack sends a signed JSON event."""
-        body = json.dumps(slack_payloads.app_home_opened(user_id))
+        payload = slack_payloads.app_home_opened(user_id)
+        if self.socket is not None:
+            return await self._over_socket("events_api", payload)
+        body = json.dumps(payload)
         return await self.post_to_slack_events(body, content_type="application/json")
 
     async def command(self, text: str = "", *, user_id: str = "U0ALICE") -> HttpAnswer:
-        body = slack_command_body(
-            slack_payloads.slash_command(
-                text,
-                user_id=user_id,
-                channel_id=CHANNEL_ID,
-                response_url=self._response_url(f"command-{user_id}"),
-            )
+        fields = slack_payloads.slash_command(
+            text,
+            user_id=user_id,
+            channel_id=CHANNEL_ID,
+            response_url=self._response_url(f"command-{user_id}"),
         )
-        return await self.post_to_slack_events(body)
+        if self.socket is not None:
+            return await self._over_socket("slash_commands", dict(fields))
+        return await self.post_to_slack_events(slack_command_body(fields))
+
+    async def interactive(self, payload: dict[str, Any]) -> HttpAnswer:
+        """An interactivity payload (a click, a submission, an options load) sent as is."""
+        if self.socket is not None:
+            return await self._over_socket("interactive", payload)
+        return await self.post_to_slack_events(slack_form_body(payload))
+
+    async def _over_socket(self, envelope_type: str, payload: dict[str, Any]) -> HttpAnswer:
+        """An envelope on the bot's socket, answered by its ack: a 200 with the ack's
+        payload as the body (a refusal is acked empty too; HTTP tells it by its status)."""
+        assert self.socket is not None
+        ack = await self.socket.request(envelope_type, payload)
+        return HttpAnswer(200, ack.payload)
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> HttpAnswer:
         """A POST of exactly `body` with exactly `headers` (nothing signed for you)."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 from aiohttp import web
@@ -32,10 +32,16 @@ from bot.testing.intercom import FakeIntercom, ToFakeIntercom
 from bot.testing.loopback import StartStop
 from bot.testing.slack import FakeSlack
 
+# How soon the bot's socket client notices a dead socket, in the tests (Bolt's is 10 s).
+SOCKET_PING_INTERVAL_SECONDS = 1.0
+SLACK_APP_TOKEN = "xapp-1-A0HITL-1-local-stack-app-token"  # noqa: S105 - a made-up token
+Transport = Literal["http", "socket"]
+
 __all__ = [
     "CHANNEL_ID",
     "INTERCOM_CLIENT_SECRET",
     "INTERCOM_TOKEN",
+    "SLACK_APP_TOKEN",
     "SLACK_SIGNING_SECRET",
     "SLACK_TOKEN",
     "HttpAnswer",
@@ -53,11 +59,17 @@ class LocalStack(Driver, StartStop):
         intercom: FakeIntercom | None = None,
         intercom_hosts: frozenset[str] = frozenset(),
         clock: Callable[[], float] = time.time,
+        transport: Transport = "http",
     ) -> None:
         """`intercom_hosts`: real Intercom API hosts whose requests go to the fake too;
-        `clock`: the bot's time (a sample's fixed timestamps can be played unchanged)."""
-        self.slack = slack or FakeSlack(token=SLACK_TOKEN)
-        super().__init__(response_url=self.slack.response_url)
+        `clock`: the bot's time (a sample's fixed timestamps can be played unchanged);
+        `transport`: how Slack reaches the bot, `POST /slack/events` or Socket Mode (the
+        same settings, plus SLACK_APP_TOKEN)."""
+        self.slack = slack or FakeSlack(token=SLACK_TOKEN, app_token=SLACK_APP_TOKEN)
+        super().__init__(
+            response_url=self.slack.response_url,
+            socket=self.slack.socket if transport == "socket" else None,
+        )
         self._clock = clock
         self.database_url = database_url
         self.intercom = intercom or FakeIntercom(access_token=INTERCOM_TOKEN)
@@ -72,6 +84,7 @@ class LocalStack(Driver, StartStop):
         return {
             "slack_bot_token": SLACK_TOKEN,
             "slack_signing_secret": SLACK_SIGNING_SECRET,
+            **({"slack_app_token": self.slack.app_token} if self.transport == "socket" else {}),
             "slack_channel_id": CHANNEL_ID,
             "slack_api_url": self.slack.base_url,
             "intercom_access_token": INTERCOM_TOKEN,
@@ -93,7 +106,12 @@ class LocalStack(Driver, StartStop):
             if self._intercom_hosts
             else None
         )
-        self.app = create_app(self.settings, clock=self._clock, intercom_transport=transport)
+        self.app = create_app(
+            self.settings,
+            clock=self._clock,
+            intercom_transport=transport,
+            socket_ping_interval=SOCKET_PING_INTERVAL_SECONDS,
+        )
         self._listener = Listener(
             self.app,
             "127.0.0.1",
@@ -104,6 +122,8 @@ class LocalStack(Driver, StartStop):
         port = await self._listener.start()
         self.url = f"http://127.0.0.1:{port}"
         self._session = aiohttp.ClientSession()
+        if self.socket is not None:
+            await self.socket.wait_connected()
 
     async def stop(self) -> None:
         if self._session is not None:

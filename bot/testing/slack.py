@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.testing.loopback import LoopbackServer
+from bot.testing.slack_socket import FakeSocketMode
 
 Params = dict[str, Any]
 Predicate = Callable[[Params], bool]
@@ -115,7 +116,8 @@ class FakeSlack(LoopbackServer):
     """Slack's Web API on a loopback port, recording every call for tests to inspect.
 
     Point slack_sdk at it with ``AsyncWebClient(token=..., base_url=fake.base_url)`` and
-    give ``fake.response_url(key)`` as a payload's ``response_url``.
+    give ``fake.response_url(key)`` as a payload's ``response_url``. ``fake.socket`` is its
+    Socket Mode side (bot/testing/slack_socket.py), opened with ``app_token``.
     """
 
     name = "FakeSlack"
@@ -127,6 +129,7 @@ class FakeSlack(LoopbackServer):
         member_channels: set[str] | None = None,
         channel_rate_per_second: float | None = None,
         channel_burst: int = 1,
+        app_token: str = "xapp-1-A0HITL-1-fake-app-token",  # noqa: S107 - a test token
     ) -> None:
         super().__init__()
         if channel_rate_per_second is not None and channel_rate_per_second <= 0:
@@ -134,6 +137,10 @@ class FakeSlack(LoopbackServer):
         if channel_burst < 1:
             raise ValueError("channel_burst must be at least 1")
         self.token = token
+        self.app_token = app_token
+        self.socket = FakeSocketMode(
+            base_url=lambda: self.url, notify=self._notify, wait_until=self._wait_until
+        )
         # None means the bot is in every channel.
         self.member_channels = set(member_channels) if member_channels is not None else None
         self.channel_rate_per_second = channel_rate_per_second
@@ -159,6 +166,7 @@ class FakeSlack(LoopbackServer):
         self._hash_counter = 0
         self._methods: dict[str, Callable[[Params], _Answer]] = {
             "auth.test": self._auth_test,
+            "apps.connections.open": self._apps_connections_open,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.postEphemeral": self._chat_post_ephemeral,
@@ -179,6 +187,13 @@ class FakeSlack(LoopbackServer):
         app.router.add_get("/api/{method}", self._handle_api, allow_head=False)
         app.router.add_post("/api/{method}", self._handle_api)
         app.router.add_post("/response/{key}", self._handle_response)
+        self.socket.add_routes(app)
+
+    async def stop(self) -> None:
+        """Closes open sockets (the bot's client sees Slack go away), then stops serving."""
+        if self._runner is not None:
+            await self.socket.close_all()
+        await super().stop()
 
     @property
     def url(self) -> str:
@@ -305,7 +320,7 @@ class FakeSlack(LoopbackServer):
         arrived = time.monotonic()
         method = request.match_info["method"]
         params = await _read_params(request)
-        answer = self._authorize(request, params)
+        answer = self._authorize(request, params, method)
         if answer is None:
             answer = await self._apply_fault(method)
         if answer is None:
@@ -338,11 +353,18 @@ class FakeSlack(LoopbackServer):
         await self._notify()
         return web.Response(text="ok")
 
-    def _authorize(self, request: web.Request, params: Params) -> _Answer | None:
+    def _authorize(self, request: web.Request, params: Params, method: str) -> _Answer | None:
         # Slack also takes the token as a form field; never keep it in recorded params.
         body_token = params.pop("token", None)
         header = request.headers.get("Authorization", "")
         sent = header.removeprefix("Bearer ") if header.startswith("Bearer ") else body_token
+        if method == "apps.connections.open":
+            # Only an app-level token opens a socket; a bot token is the wrong type.
+            if isinstance(sent, str) and sent.startswith("xoxb-"):
+                return _error("not_allowed_token_type")
+            return None if sent == self.app_token else _error("invalid_auth")
+        if isinstance(sent, str) and sent.startswith("xapp-"):
+            return _error("not_allowed_token_type")
         return None if sent == self.token else _error("invalid_auth")
 
     async def _apply_fault(self, method: str) -> _Answer | None:
@@ -440,6 +462,9 @@ class FakeSlack(LoopbackServer):
                 else {}
             ),
         )
+
+    def _apps_connections_open(self, params: Params) -> _Answer:
+        return _ok(url=self.socket.open_url())
 
     def _chat_post_message(self, params: Params) -> _Answer:
         channel = _str_param(params, "channel")

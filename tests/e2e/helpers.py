@@ -14,7 +14,6 @@ from bot.slack import ids
 from bot.testing import slack_payloads
 from bot.testing.deliveries import fresh_delivery
 from bot.testing.local_stack import CHANNEL_ID, HttpAnswer, LocalStack
-from bot.testing.signing import slack_form_body
 
 # Untrusted text that would ping, mention or forge a link if it reached mrkdwn raw.
 NASTY = "<!channel> <!here> <@U123> <https://evil.example|click> & co"
@@ -359,7 +358,7 @@ async def click_in_home(
             }
         ],
     }
-    return await stack.post_to_slack_events(slack_form_body(payload))
+    return await stack.interactive(payload)
 
 
 async def post_new_step(

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.domain import StepState
-from bot.testing.local_stack import LocalStack
+from bot.testing.local_stack import LocalStack, Transport
+from tests.transports import over_both_transports
 
 from .helpers import all_text, post_new_step, refund_state
 
@@ -15,20 +16,22 @@ NOT_ALLOWED = "can't answer this"
 
 
 @pytest.fixture
-async def alice_only(sqlite_url: str) -> AsyncIterator[LocalStack]:
-    async with LocalStack(sqlite_url, settings_overrides={"slack_allowed_users": "U0ALICE"}) as s:
+async def alice_only(sqlite_url: str, transport: Transport) -> AsyncIterator[LocalStack]:
+    overrides = {"slack_allowed_users": "U0ALICE"}
+    async with LocalStack(sqlite_url, settings_overrides=overrides, transport=transport) as s:
         yield s
 
 
 @pytest.fixture
-async def team_only(sqlite_url: str) -> AsyncIterator[LocalStack]:
+async def team_only(sqlite_url: str, transport: Transport) -> AsyncIterator[LocalStack]:
     async with LocalStack(
-        sqlite_url, settings_overrides={"slack_allowed_usergroup": "S0TEAM"}
+        sqlite_url, settings_overrides={"slack_allowed_usergroup": "S0TEAM"}, transport=transport
     ) as running:
         running.slack.usergroups["S0TEAM"] = ["U0ALICE", "U0CAROL"]
         yield running
 
 
+@over_both_transports
 async def test_someone_not_allowed_clicking_answer_is_told_privately_and_gets_no_form(
     alice_only: LocalStack,
 ) -> None:
@@ -42,6 +45,7 @@ async def test_someone_not_allowed_clicking_answer_is_told_privately_and_gets_no
     assert alice_only.slack.calls_to("views.open") == []
 
 
+@over_both_transports
 async def test_an_allowed_user_gets_the_form(alice_only: LocalStack) -> None:
     step_id = await post_new_step(alice_only)
 
@@ -50,6 +54,7 @@ async def test_an_allowed_user_gets_the_form(alice_only: LocalStack) -> None:
     assert view["callback_id"] == "hitl.submit"
 
 
+@over_both_transports
 async def test_a_submission_from_someone_not_allowed_is_refused_on_the_server(
     alice_only: LocalStack,
 ) -> None:
@@ -67,6 +72,7 @@ async def test_a_submission_from_someone_not_allowed_is_refused_on_the_server(
     assert alice_only.intercom.callbacks == []
 
 
+@over_both_transports
 async def test_a_yes_click_from_someone_not_allowed_is_refused(alice_only: LocalStack) -> None:
     step_id = await post_new_step(alice_only, "single_boolean")
 
@@ -80,6 +86,7 @@ async def test_a_yes_click_from_someone_not_allowed_is_refused(alice_only: Local
     assert record.answer is None
 
 
+@over_both_transports
 async def test_a_member_of_the_allowed_usergroup_may_answer(team_only: LocalStack) -> None:
     step_id = await post_new_step(team_only, "single_boolean")
 
@@ -89,6 +96,7 @@ async def test_a_member_of_the_allowed_usergroup_may_answer(team_only: LocalStac
     assert callback.body["attribute_values"][0]["value"] is False
 
 
+@over_both_transports
 async def test_someone_outside_the_allowed_usergroup_gets_no_form(team_only: LocalStack) -> None:
     step_id = await post_new_step(team_only)
 
@@ -99,6 +107,7 @@ async def test_someone_outside_the_allowed_usergroup_gets_no_form(team_only: Loc
     assert team_only.slack.calls_to("views.open") == []
 
 
+@over_both_transports
 async def test_usergroup_members_are_read_once_and_cached(team_only: LocalStack) -> None:
     step_id = await post_new_step(team_only)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.testing.local_stack import LocalStack
+from tests.transports import over_both_transports
 
 from .helpers import (
     all_text,
@@ -26,6 +27,7 @@ def _answer_buttons(view: dict[str, object]) -> list[tuple[str, str]]:
     ]
 
 
+@over_both_transports
 async def test_home_lists_pending_steps_newest_first_with_answer_buttons(
     stack: LocalStack,
 ) -> None:
@@ -45,6 +47,7 @@ async def test_home_lists_pending_steps_newest_first_with_answer_buttons(
     assert all(action.startswith("hitl.open") for action, _ in buttons)
 
 
+@over_both_transports
 async def test_home_shows_the_steps_the_viewer_answered(stack: LocalStack) -> None:
     mine = fresh_payload(stack, "single_boolean", conversation_id="900000000000001")
     theirs = fresh_payload(stack, "single_boolean", conversation_id="900000000000002")
@@ -63,6 +66,7 @@ async def test_home_shows_the_steps_the_viewer_answered(stack: LocalStack) -> No
     assert _answer_buttons(published["view"]) == []
 
 
+@over_both_transports
 async def test_answer_button_in_home_opens_the_form(stack: LocalStack) -> None:
     payload = fresh_payload(stack)
     await send_and_wait_posted(stack, payload)
@@ -73,6 +77,7 @@ async def test_answer_button_in_home_opens_the_form(stack: LocalStack) -> None:
     assert opened["view"]["callback_id"] == "hitl.submit"
 
 
+@over_both_transports
 async def test_home_click_on_a_settled_step_explains_in_a_modal(stack: LocalStack) -> None:
     """A Home tab click has no response_url, so the reason comes as a small modal."""
     payload = fresh_payload(stack, "single_boolean")

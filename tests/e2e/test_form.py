@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from bot.testing.local_stack import LocalStack
+from tests.transports import over_both_transports
 
 from ..slack.helpers import assert_message_within_limits, assert_view_within_limits
 from .helpers import (
@@ -117,6 +118,7 @@ async def test_external_select_lists_at_most_100_options_before_typing(stack: Lo
     assert [o["text"]["text"] for o in loaded[:2]] == ["Option 000", "Option 001"]
 
 
+@over_both_transports
 async def test_external_select_filters_by_what_is_typed(stack: LocalStack) -> None:
     payload = custom_payload(stack, [attribute(0, "list", options=options(150))])
     view = await open_form_for(stack, payload)
@@ -137,6 +139,7 @@ async def test_external_select_with_no_match_lists_nothing(stack: LocalStack) ->
     assert await load(stack, view, 0, "no such option") == []
 
 
+@over_both_transports
 async def test_external_select_choice_sends_the_option_id(stack: LocalStack) -> None:
     payload = custom_payload(stack, [attribute(0, "list", options=options(150))])
     view = await open_form_for(stack, payload)

@@ -6,6 +6,7 @@ import time
 
 from bot.domain import Attribute, Step
 from bot.testing.local_stack import LocalStack
+from tests.transports import over_both_transports
 
 from .helpers import (
     EXPIRY_WAIT,
@@ -21,6 +22,7 @@ from .helpers import (
 )
 
 
+@over_both_transports
 async def test_nothing_pending_says_so(stack: LocalStack) -> None:
     answer = await stack.command()
 
@@ -29,6 +31,7 @@ async def test_nothing_pending_says_so(stack: LocalStack) -> None:
     assert "Nothing pending" in all_text(answer.body)
 
 
+@over_both_transports
 async def test_pending_step_is_listed_with_procedure_conversation_age_and_link(
     stack: LocalStack,
 ) -> None:
@@ -47,6 +50,7 @@ async def test_pending_step_is_listed_with_procedure_conversation_age_and_link(
     assert f"<{permalink}|" in text
 
 
+@over_both_transports
 async def test_every_pending_step_is_listed(stack: LocalStack) -> None:
     payloads = [fresh_payload(stack), fresh_payload(stack, "all_types")]
     for payload in payloads:
@@ -59,6 +63,7 @@ async def test_every_pending_step_is_listed(stack: LocalStack) -> None:
         assert item_of(payload)["conversation_id"] in text
 
 
+@over_both_transports
 async def test_answered_step_is_no_longer_listed(stack: LocalStack) -> None:
     answered, waiting = fresh_payload(stack), fresh_payload(stack, "all_types")
     for payload in (answered, waiting):
@@ -105,6 +110,7 @@ async def test_over_a_thousand_pending_steps_fit_one_answer(stack: LocalStack) -
     assert f"{count - listed} more" in text
 
 
+@over_both_transports
 async def test_hitl_help_explains_the_command(stack: LocalStack) -> None:
     answer = await stack.command("help")
     assert answer.status == 200

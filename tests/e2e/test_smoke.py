@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from bot.samples import load_sample
 from bot.testing.local_stack import LocalStack
+from tests.transports import over_both_transports
 
 
+@over_both_transports
 async def test_refund_round_trip(stack: LocalStack) -> None:
     payload = stack.hitl_payload(load_sample("refund_approval"))
     step_id = payload["data"]["item"]["step_id"]

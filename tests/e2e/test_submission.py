@@ -14,6 +14,7 @@ from referencing.jsonschema import DRAFT4
 
 from bot.testing.intercom import RecordedCallback
 from bot.testing.local_stack import INTERCOM_TOKEN, LocalStack
+from tests.transports import over_both_transports
 
 from .helpers import (
     ALL_TYPES_EXPECTED_VALUES,
@@ -112,6 +113,7 @@ async def wait_answered(stack: LocalStack, payload: dict[str, Any]) -> None:
     await wait_updated(stack, step_id_of(payload), "Answered by")
 
 
+@over_both_transports
 async def test_field_left_out_of_the_submission_is_reported(stack: LocalStack) -> None:
     payload = fresh_payload(stack, "all_types")
     await send_and_wait_posted(stack, payload)
@@ -214,6 +216,7 @@ async def test_unknown_type_is_sent_as_the_text_typed(stack: LocalStack) -> None
 @pytest.mark.parametrize(
     ("action", "value"), [("hitl.answer.yes", True), ("hitl.answer.no", False)]
 )
+@over_both_transports
 async def test_one_click_answer_sends_the_boolean(
     stack: LocalStack, action: str, value: bool
 ) -> None:

@@ -10,14 +10,16 @@ import pytest
 
 from bot.__main__ import main
 from bot.domain import StepState
-from bot.testing.local_stack import CHANNEL_ID, LocalStack
+from bot.testing.local_stack import CHANNEL_ID, LocalStack, Transport
+from tests.transports import over_both_transports
 
 from .helpers import all_text, wait_thread_reply, wait_updated
 
 
 @pytest.fixture
-async def noting(sqlite_url: str) -> AsyncIterator[LocalStack]:
-    async with LocalStack(sqlite_url, settings_overrides={"intercom_admin_id": "814860"}) as s:
+async def noting(sqlite_url: str, transport: Transport) -> AsyncIterator[LocalStack]:
+    overrides = {"intercom_admin_id": "814860"}
+    async with LocalStack(sqlite_url, settings_overrides=overrides, transport=transport) as s:
         yield s
 
 
@@ -32,6 +34,7 @@ def step_id_of_post(post: dict[str, Any]) -> str:
     return str(post["metadata"]["event_payload"]["step_id"])
 
 
+@over_both_transports
 async def test_hitl_test_posts_a_clearly_labelled_test_step_to_the_channel(
     stack: LocalStack,
 ) -> None:
@@ -47,6 +50,7 @@ async def test_hitl_test_posts_a_clearly_labelled_test_step_to_the_channel(
     assert "not sent to Intercom" in text
 
 
+@over_both_transports
 async def test_answer_to_a_test_step_is_not_sent_to_intercom(noting: LocalStack) -> None:
     await noting.command("test")
     step_id = step_id_of_post(await wait_test_post(noting))

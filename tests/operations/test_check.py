@@ -55,6 +55,38 @@ async def test_check_reports_a_rejected_token(slack: FakeSlack, sqlite_url: str)
     assert "SLACK_BOT_TOKEN" in failed[0].detail
 
 
+async def test_check_says_the_bot_is_served_over_http_without_an_app_token(
+    slack: FakeSlack, sqlite_url: str
+) -> None:
+    findings = await run_checks(_settings(slack, sqlite_url))
+    (transport,) = [f for f in findings if f.subject == "Slack transport"]
+
+    assert transport.ok
+    assert transport.detail.startswith("HTTP")
+
+
+async def test_check_verifies_the_app_token_in_socket_mode(
+    slack: FakeSlack, sqlite_url: str
+) -> None:
+    findings = await run_checks(
+        _settings(slack, sqlite_url, slack_app_token=slack.app_token, slack_signing_secret=None)
+    )
+    (transport,) = [f for f in findings if f.subject == "Slack transport"]
+
+    assert all(f.ok for f in findings), [f.line() for f in findings]
+    assert transport.detail.startswith("Socket Mode")
+    assert slack.calls_to("apps.connections.open")
+
+
+async def test_check_reports_a_refused_app_token(slack: FakeSlack, sqlite_url: str) -> None:
+    findings = await run_checks(_settings(slack, sqlite_url, slack_app_token="xapp-1-wrong-token"))
+    failed = [f for f in findings if not f.ok]
+
+    assert [f.subject for f in failed] == ["Slack transport"]
+    assert "invalid_auth" in failed[0].detail
+    assert "SLACK_APP_TOKEN" in failed[0].detail
+
+
 async def test_check_says_how_to_invite_the_bot(slack: FakeSlack, sqlite_url: str) -> None:
     findings = await run_checks(_settings(slack, sqlite_url, slack_channel_id="C0ELSEWHERE"))
     failed = [f for f in findings if not f.ok]
