@@ -42,9 +42,8 @@ from processes import (
 )
 from sqlalchemy import Connection, literal, update
 
-from bot.domain import JobKind
 from bot.store import SqlStore
-from bot.store.schema import jobs, steps
+from bot.store.schema import steps
 
 WEBHOOK = "/intercom/webhook"
 SLACK_EVENTS = "/slack/events"
@@ -315,16 +314,16 @@ async def round_trips(bench: Bench) -> tuple[RoundTrip, RoundTrip, Latency, Memo
 async def insert_pending(database_url: str, origin: str, count: int) -> None:
     """`count` open steps written straight to the store, as if already posted to Slack.
 
-    Their post jobs are removed (else the bot would post them all on start); their expiry
-    jobs, a day away, stay, as they would in a real store.
+    They are marked posted (else the bot would post them all on start); their expiry,
+    a day away, stays, as it would in a real store.
     """
     permalink = literal(f"https://fake.slack.test/archives/{CHANNEL_ID}/p") + steps.c.step_id
 
     def as_posted(conn: Connection) -> None:
-        conn.execute(jobs.delete().where(jobs.c.kind == JobKind.POST))
         conn.execute(
             update(steps).values(
                 state="posted",
+                post_at=None,
                 channel_id=CHANNEL_ID,
                 message_ts="1795478400.000100",
                 permalink=permalink,

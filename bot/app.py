@@ -124,27 +124,26 @@ def create_app(
     # The worker's transactions give way to those of requests waiting for an answer.
     background = store.background()
     intake = StepIntake(store, clock=clock)
+    services = Services(
+        store=background,
+        messenger=messenger,
+        threads=threads,
+        intercom=intercom,
+        router=router,
+        lifecycle=lifecycle,
+        metrics=metrics,
+        clock=clock,
+        admin_id=settings.intercom_admin_id,
+    )
     worker = Worker(
         background,
-        jobs.tasks(
-            Services(
-                store=background,
-                messenger=messenger,
-                threads=threads,
-                intercom=intercom,
-                router=router,
-                lifecycle=lifecycle,
-                metrics=metrics,
-                clock=clock,
-                admin_id=settings.intercom_admin_id,
-            ),
-            give_up_after=settings.hitl_give_up_after,
-        ),
+        jobs.tasks(services, give_up_after=settings.hitl_give_up_after),
         owner=_instance_name(),
         poll_interval=settings.hitl_poll_interval,
         lease=settings.hitl_job_lease,
         clock=clock,
         yield_to=intake.quiet,
+        sweeps=jobs.sweeps(services),
     )
     interactions = Interactions(
         store, worker.wake, router=router, lifecycle=lifecycle, metrics=metrics, clock=clock

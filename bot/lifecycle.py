@@ -65,10 +65,9 @@ NOTHING = Effects()
 
 
 def received(step: Step, now: float) -> Effects:
-    jobs = [FollowUp(JobKind.POST, now)]
-    if step.expires_at is not None:
-        jobs.append(FollowUp(JobKind.EXPIRE, float(step.expires_at)))
-    return Effects(tuple(jobs))
+    """No job rows: a received step is due to be posted by its own row (`post_at`), and
+    its expiry is swept from an index over open steps (bot/store/jobs.py)."""
+    return NOTHING
 
 
 def answer_claimed(now: float, send_at: float | None = None) -> Effects:

@@ -31,6 +31,9 @@ from bot.store import Job
 log = logging.getLogger(__name__)
 
 JobHandler = Callable[[Job], Awaitable[None]]
+# Work the registry hands the worker to run once per poll (expiring steps, say): like
+# tasks, the worker knows nothing of what it does.
+Sweep = Callable[[], Awaitable[None]]
 GiveUp = Callable[[Job, BotError], Awaitable[None]]
 
 DEFAULT_LEASE_SECONDS = 20.0
@@ -44,11 +47,11 @@ class JobQueue(Protocol):
 
     async def claim_jobs(self, owner: str, now: float, lease: float, limit: int) -> list[Job]: ...
 
-    async def extend_leases(self, owner: str, job_ids: Sequence[int], until: float) -> set[int]: ...
+    async def extend_leases(self, owner: str, running: Sequence[Job], until: float) -> set[str]: ...
 
-    async def finish_job(self, job_id: int, owner: str) -> bool: ...
+    async def finish_job(self, job: Job, owner: str) -> bool: ...
 
-    async def retry_job(self, job_id: int, owner: str, run_at: float, error: str) -> bool: ...
+    async def retry_job(self, job: Job, owner: str, run_at: float, error: str) -> bool: ...
 
     async def release_jobs(self, owner: str) -> None: ...
 
@@ -107,9 +110,11 @@ class Worker:
         backoff_cap: float = 300.0,
         clock: Callable[[], float] = time.time,
         yield_to: Callable[[], Awaitable[None]] | None = None,
+        sweeps: Sequence[Sweep] = (),
     ) -> None:
         """`yield_to`: awaited before each claim, so foreground work (acknowledging
-        webhooks) can go first; it must return within a bounded time."""
+        webhooks) can go first; it must return within a bounded time. `sweeps`: run
+        before a claim at most once per `poll_interval`."""
         if lease <= 0:
             raise ValueError("lease must be positive")
         self._store = store
@@ -129,6 +134,8 @@ class Worker:
         # When this instance's own retries fall due (a heap): each is looked for on time,
         # not at the next poll. Jobs other instances schedule are found by polling.
         self._retry_times: list[float] = []
+        self._sweeps = tuple(sweeps)
+        self._next_sweep = -1.0  # event-loop time
         self._loop_task: asyncio.Task[None] | None = None
         self._heartbeat_task: asyncio.Task[None] | None = None
 
@@ -155,6 +162,7 @@ class Worker:
             if free > 0:
                 if self._yield_to is not None:
                     await self._yield_to()
+                await self._sweep()
                 try:
                     claimed = await self._store.claim_jobs(
                         self._owner, self._clock(), self._lease, free
@@ -175,6 +183,17 @@ class Worker:
                 continue  # there may be more due right now
             await self._sleep()
 
+    async def _sweep(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if not self._sweeps or now < self._next_sweep:
+            return
+        self._next_sweep = now + self._poll_interval
+        for sweep in self._sweeps:
+            try:
+                await sweep()
+            except Exception:
+                log.exception("a sweep failed; trying again at the next poll")
+
     def _on_done(self, task: asyncio.Task[None]) -> None:
         self._running.pop(task, None)
         self._wake.set()  # a slot is free
@@ -186,6 +205,8 @@ class Worker:
             heapq.heappop(self._retry_times)  # due already: the claim just made saw it
         if self._retry_times:
             timeout = min(timeout, self._retry_times[0] - now)
+        if self._sweeps:
+            timeout = min(timeout, self._next_sweep - asyncio.get_running_loop().time())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
         self._wake.clear()
@@ -194,18 +215,18 @@ class Worker:
         """Renews the leases of running jobs; stops any that another instance took over."""
         while True:
             await asyncio.sleep(self._lease / 3)
-            running = {job.id: (task, job) for task, job in self._running.items()}
+            running = {job.key: (task, job) for task, job in self._running.items()}
             if not running:
                 continue
             try:
                 kept = await self._store.extend_leases(
-                    self._owner, list(running), self._clock() + self._lease
+                    self._owner, [job for _, job in running.values()], self._clock() + self._lease
                 )
             except Exception:
                 log.exception("could not renew job leases; trying again shortly")
                 continue
-            for job_id, (task, job) in running.items():
-                if job_id not in kept and not task.done():
+            for key, (task, job) in running.items():
+                if key not in kept and not task.done():
                     # Only happens when this instance stalled past its lease: the other
                     # instance now runs the job, so this one must stop acting on it.
                     log.error(
@@ -251,7 +272,7 @@ class Worker:
 
     async def _finish(self, job: Job) -> None:
         try:
-            held = await self._store.finish_job(job.id, self._owner)
+            held = await self._store.finish_job(job, self._owner)
         except Exception:
             # It runs again when its lease runs out; every handler is safe to repeat.
             log.exception("job done but could not be marked done", extra=job.log_fields())
@@ -269,7 +290,7 @@ class Worker:
             extra=job.log_fields() | {"retry_in_s": round(wait, 2), "reason": reason},
         )
         try:
-            await self._store.retry_job(job.id, self._owner, run_at, reason)
+            await self._store.retry_job(job, self._owner, run_at, reason)
         except Exception:
             # It runs again when its lease runs out.
             log.exception("could not reschedule job", extra=job.log_fields())

@@ -22,14 +22,10 @@ from tests.store.factories import make_step
 NOW = 1_000.0
 
 
-def test_a_received_step_is_posted_now_and_expires_at_its_expiry() -> None:
-    assert received(make_step(expires_at=5_000), NOW) == Effects(
-        (FollowUp(JobKind.POST, NOW), FollowUp(JobKind.EXPIRE, 5_000.0))
-    )
-
-
-def test_a_received_step_without_expiry_only_gets_posted() -> None:
-    assert received(make_step(), NOW) == Effects((FollowUp(JobKind.POST, NOW),))
+def test_a_received_step_needs_no_job_rows() -> None:
+    """Its post is due on its own row and its expiry is swept (bot/store/jobs.py)."""
+    assert received(make_step(expires_at=5_000), NOW) == NOTHING
+    assert received(make_step(), NOW) == NOTHING
 
 
 def test_a_claimed_answer_is_delivered_then_shown() -> None:

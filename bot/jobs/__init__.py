@@ -17,7 +17,7 @@ from bot.domain import JobKind
 from bot.jobs.common import log_giving_up
 from bot.jobs.deliver import deliver_answer, give_up_delivering
 from bot.jobs.escalate import escalate
-from bot.jobs.expire import expire_step
+from bot.jobs.expire import expire_due_steps, expire_step
 from bot.jobs.lapse import show_lapsed_claim
 from bot.jobs.note import add_audit_note
 from bot.jobs.post import post_step
@@ -25,7 +25,7 @@ from bot.jobs.refresh import refresh_message
 from bot.jobs.remind import remind_thread
 from bot.jobs.services import Services
 from bot.jobs.trail import reply_in_thread
-from bot.worker import RetryRule, Task
+from bot.worker import RetryRule, Sweep, Task
 
 log = logging.getLogger(__name__)
 
@@ -77,3 +77,8 @@ def tasks(services: Services, *, give_up_after: float) -> dict[str, Task]:
         ),
     }
     return {kind.value: task for kind, task in registry.items()}
+
+
+def sweeps(services: Services) -> list[Sweep]:
+    """What the worker runs once per poll, beside the jobs: expiring the steps now due."""
+    return [partial(expire_due_steps, services)]

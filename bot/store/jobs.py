@@ -4,19 +4,27 @@ What a job does is the worker's registry's business (bot/jobs/); here a job is a
 step, a due time and a lease. Leases are how instances share jobs without knowing of each
 other: rows are locked with SKIP LOCKED on PostgreSQL, and a lease that runs out (its
 instance died) makes the job due again.
+
+A job lives in one of two places. Follow-up work (deliver, refresh, thread replies,
+notes, reminders) is a row of `jobs`. A step's first job, posting it, is its own row of
+`steps` (`post_at` and a lease beside it), so a webhook writes one row; the worker sees
+the same `Job` either way, and hands it back here to be renewed, finished or retried.
+Expiry is no job at all: `expire_due` settles the open steps whose time has passed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, or_, select, text, update
 
-from bot.domain import StepRecord
+from bot.domain import JobKind, StepRecord, StepState
+from bot.lifecycle import Effects
+from bot.store import outbox
 from bot.store.base import StoreBase
-from bot.store.schema import jobs, steps
+from bot.store.schema import OPEN_EXPIRING, POST_DUE, jobs, steps
 from bot.store.steps import record_of
 
 # Any fixed number works; it only has to be the same for every instance.
@@ -44,6 +52,13 @@ class Job:
     taken_over_from: str | None = None
     # What the job is about beyond its kind (JSON; bot/lifecycle.py's FollowUp.detail).
     detail: str | None = None
+    # A step's post, kept on the step's own row rather than in `jobs` (its id is then 0).
+    on_step_row: bool = False
+
+    @property
+    def key(self) -> str:
+        """Unique among running jobs, wherever the job is kept."""
+        return f"step:{self.step_id}" if self.on_step_row else f"job:{self.id}"
 
     def log_fields(self) -> dict[str, object]:
         """What every log line about this job carries."""
@@ -72,7 +87,8 @@ class QueuedJob:
 
 class JobRows(StoreBase):
     async def claim_jobs(self, owner: str, now: float, lease: float, limit: int) -> list[Job]:
-        """Leases due jobs to `owner`, at most one per step so a step's jobs run in order.
+        """Leases due jobs to `owner`, oldest due first, at most one per step so a step's
+        jobs run in order: rows of `jobs`, and steps due to be posted.
 
         Rows are locked with SKIP LOCKED on PostgreSQL, so instances never take the same
         job; a lease that runs out (its instance died) makes the job due again. Claiming
@@ -80,8 +96,8 @@ class JobRows(StoreBase):
         run before.
         """
         other = jobs.alias("other")
-        candidates = (
-            select(jobs.c.id, jobs.c.step_id, jobs.c.locked_by)
+        job_candidates = (
+            select(jobs.c.id, jobs.c.step_id, jobs.c.locked_by, jobs.c.run_at)
             .where(
                 jobs.c.run_at <= now,
                 or_(jobs.c.locked_until.is_(None), jobs.c.locked_until <= now),
@@ -100,9 +116,19 @@ class JobRows(StoreBase):
             .limit(limit * 4)
             .with_for_update(skip_locked=True, of=jobs)
         )
-        previous_owner: dict[int, str | None] = {}
+        post_candidates = (
+            select(steps.c.step_id, steps.c.post_locked_by, steps.c.post_at)
+            .where(
+                text(POST_DUE),  # as the partial index says it, so SQLite uses the index
+                steps.c.post_at <= now,
+                or_(steps.c.post_locked_until.is_(None), steps.c.post_locked_until <= now),
+            )
+            .order_by(steps.c.post_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=steps)
+        )
 
-        def work(conn: Connection) -> tuple[Sequence[Any], dict[str, Any]]:
+        def work(conn: Connection) -> tuple[Sequence[Any], Sequence[Any], dict[str, Any]]:
             if self._dialect == "postgresql":
                 # Row locks keep two instances off the same job, but not off two jobs of
                 # one step: the NOT EXISTS above reads a snapshot that cannot see another
@@ -110,42 +136,92 @@ class JobRows(StoreBase):
                 # taking them one at a time costs little and makes "one per step" hold.
                 # (SQLite's BEGIN IMMEDIATE already serialises them.)
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_CLAIM_LOCK_KEY})")
-            chosen: dict[str, int] = {}
-            for row in conn.execute(candidates).all():
+            posts = list(conn.execute(post_candidates).all())
+            rows = list(conn.execute(job_candidates).all())
+            busy = _posting(conn, {row.step_id for row in rows}, now) if rows else set()
+            # Both kinds in due order; a step's post comes before its other jobs.
+            due = sorted(
+                [(p.post_at, 0, p.step_id, None, p.post_locked_by) for p in posts]
+                + [(r.run_at, 1, r.step_id, r.id, r.locked_by) for r in rows],
+                key=lambda c: (c[0], c[1], c[3] or 0),
+            )
+            post_ids: list[str] = []
+            job_ids: list[int] = []
+            chosen: set[str] = set()
+            for _, _, step_id, job_id, locked_by in due:
                 if len(chosen) >= limit:
                     break
-                if row.step_id not in chosen:
-                    chosen[row.step_id] = row.id
-                    previous_owner[row.id] = row.locked_by
+                if step_id in chosen or (job_id is not None and step_id in busy):
+                    continue
+                chosen.add(step_id)
+                if job_id is None:
+                    post_ids.append(step_id)
+                    previous_owner[f"step:{step_id}"] = locked_by
+                else:
+                    job_ids.append(job_id)
+                    previous_owner[f"job:{job_id}"] = locked_by
             if not chosen:
-                return [], {}
-            claimed = conn.execute(
-                update(jobs)
-                .where(jobs.c.id.in_(list(chosen.values())))
-                .values(
-                    locked_by=owner,
-                    locked_until=now + lease,
-                    attempts=jobs.c.attempts + 1,
+                return [], [], {}
+            claimed: Sequence[Any] = []
+            if job_ids:
+                claimed = conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id.in_(job_ids))
+                    .values(
+                        locked_by=owner,
+                        locked_until=now + lease,
+                        attempts=jobs.c.attempts + 1,
+                    )
+                    .returning(
+                        jobs.c.id,
+                        jobs.c.step_id,
+                        jobs.c.kind,
+                        jobs.c.attempts,
+                        jobs.c.created_at,
+                        jobs.c.last_error,
+                        jobs.c.detail,
+                    )
+                ).all()
+            if post_ids:
+                conn.execute(
+                    update(steps)
+                    .where(steps.c.step_id.in_(post_ids))
+                    .values(
+                        post_locked_by=owner,
+                        post_locked_until=now + lease,
+                        post_attempts=steps.c.post_attempts + 1,
+                    )
                 )
-                .returning(
-                    jobs.c.id,
-                    jobs.c.step_id,
-                    jobs.c.kind,
-                    jobs.c.attempts,
-                    jobs.c.created_at,
-                    jobs.c.last_error,
-                    jobs.c.detail,
-                )
-            ).all()
             step_rows = {
                 row.step_id: row
                 for row in conn.execute(select(steps).where(steps.c.step_id.in_(list(chosen))))
             }
-            return claimed, step_rows
+            return claimed, post_ids, step_rows
 
-        claimed, step_rows = await self._write(work)
+        previous_owner: dict[str, str | None] = {}
+        claimed, post_ids, step_rows = await self._write(work)
         records = {step_id: record_of(row) for step_id, row in step_rows.items()}
-        return sorted(
+
+        def conversation(step_id: str) -> str | None:
+            record = records.get(step_id)
+            return record.step.conversation_id if record is not None else None
+
+        posts = [
+            Job(
+                id=0,
+                step_id=step_id,
+                kind=JobKind.POST.value,
+                attempts=step_rows[step_id].post_attempts - 1,
+                created_at=step_rows[step_id].received_at,
+                last_error=step_rows[step_id].post_error,
+                conversation_id=conversation(step_id),
+                record=records.get(step_id),
+                taken_over_from=previous_owner.get(f"step:{step_id}"),
+                on_step_row=True,
+            )
+            for step_id in post_ids
+        ]
+        others = sorted(
             (
                 Job(
                     id=row.id,
@@ -154,65 +230,168 @@ class JobRows(StoreBase):
                     attempts=row.attempts - 1,
                     created_at=row.created_at,
                     last_error=row.last_error,
-                    conversation_id=(
-                        records[row.step_id].step.conversation_id
-                        if row.step_id in records
-                        else None
-                    ),
+                    conversation_id=conversation(row.step_id),
                     record=records.get(row.step_id),
-                    taken_over_from=previous_owner.get(row.id),
+                    taken_over_from=previous_owner.get(f"job:{row.id}"),
                     detail=row.detail,
                 )
                 for row in claimed
             ),
             key=lambda job: job.id,
         )
+        return posts + others
 
-    async def extend_leases(self, owner: str, job_ids: Sequence[int], until: float) -> set[int]:
-        """Keeps `owner`'s running jobs leased; returns the ids it still holds."""
-        if not job_ids:
+    async def extend_leases(self, owner: str, running: Sequence[Job], until: float) -> set[str]:
+        """Keeps `owner`'s running jobs leased; returns the keys of those it still holds."""
+        job_ids = [job.id for job in running if not job.on_step_row]
+        post_ids = [job.step_id for job in running if job.on_step_row]
+        if not running:
             return set()
-        query = (
-            update(jobs)
-            .where(jobs.c.id.in_(list(job_ids)), jobs.c.locked_by == owner)
-            .values(locked_until=until)
-            .returning(jobs.c.id)
-        )
+
+        def work(conn: Connection) -> set[str]:
+            kept: set[str] = set()
+            if job_ids:
+                query = (
+                    update(jobs)
+                    .where(jobs.c.id.in_(job_ids), jobs.c.locked_by == owner)
+                    .values(locked_until=until)
+                    .returning(jobs.c.id)
+                )
+                kept |= {f"job:{job_id}" for job_id in conn.execute(query).scalars()}
+            if post_ids:
+                query = (
+                    update(steps)
+                    .where(steps.c.step_id.in_(post_ids), steps.c.post_locked_by == owner)
+                    .values(post_locked_until=until)
+                    .returning(steps.c.step_id)
+                )
+                kept |= {f"step:{step_id}" for step_id in conn.execute(query).scalars()}
+            return kept
+
         # Urgent even for the worker: a lease left to run out would hand a running job
         # to another instance.
-        return await self._write(lambda conn: set(conn.execute(query).scalars()), urgent=True)
+        return await self._write(work, urgent=True)
 
-    async def finish_job(self, job_id: int, owner: str) -> bool:
-        """Deletes a done job; False if `owner` no longer held it (another took it over)."""
-        query = (
-            jobs.delete().where(jobs.c.id == job_id, jobs.c.locked_by == owner).returning(jobs.c.id)
-        )
+    async def finish_job(self, job: Job, owner: str) -> bool:
+        """Ends a done job; False if `owner` no longer held it (another took it over)."""
+        query: Any
+        if job.on_step_row:
+            query = (
+                update(steps)
+                .where(steps.c.step_id == job.step_id, steps.c.post_locked_by == owner)
+                .values(post_at=None, post_locked_by=None, post_locked_until=None)
+                .returning(steps.c.step_id)
+            )
+        else:
+            query = (
+                jobs.delete()
+                .where(jobs.c.id == job.id, jobs.c.locked_by == owner)
+                .returning(jobs.c.id)
+            )
         return await self._write(lambda conn: conn.execute(query).first() is not None)
 
-    async def retry_job(self, job_id: int, owner: str, run_at: float, error: str) -> bool:
+    async def retry_job(self, job: Job, owner: str, run_at: float, error: str) -> bool:
         """Hands a job back, due again at `run_at`; False if `owner` no longer held it."""
-        query = (
-            update(jobs)
-            .where(jobs.c.id == job_id, jobs.c.locked_by == owner)
-            .values(run_at=run_at, locked_by=None, locked_until=None, last_error=error[:2000])
-            .returning(jobs.c.id)
-        )
+        if job.on_step_row:
+            query = (
+                update(steps)
+                .where(steps.c.step_id == job.step_id, steps.c.post_locked_by == owner)
+                .values(
+                    post_at=run_at,
+                    post_locked_by=None,
+                    post_locked_until=None,
+                    post_error=error[:2000],
+                )
+                .returning(steps.c.step_id)
+            )
+        else:
+            query = (
+                update(jobs)
+                .where(jobs.c.id == job.id, jobs.c.locked_by == owner)
+                .values(run_at=run_at, locked_by=None, locked_until=None, last_error=error[:2000])
+                .returning(jobs.c.id)
+            )
         return await self._write(lambda conn: conn.execute(query).first() is not None)
 
     async def release_jobs(self, owner: str) -> None:
         """Hands back every job `owner` holds (a graceful stop), due at once elsewhere."""
-        query = (
-            update(jobs).where(jobs.c.locked_by == owner).values(locked_by=None, locked_until=None)
-        )
-        await self._write(lambda conn: conn.execute(query))
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.locked_by == owner)
+                .values(locked_by=None, locked_until=None)
+            )
+            conn.execute(
+                update(steps)
+                .where(text(POST_DUE), steps.c.post_locked_by == owner)
+                .values(post_locked_by=None, post_locked_until=None)
+            )
+
+        await self._write(work)
+
+    async def expire_due(
+        self, now: float, effects: Callable[[StepRecord], Effects], limit: int = 200
+    ) -> list[StepRecord]:
+        """Settles as expired the open steps whose `expires_at` has passed (at most
+        `limit`, oldest first), each with the `effects` of settling; returns them.
+
+        Expiry is a sweep over an index of open steps, not a job per step: a webhook then
+        writes no job row for it. Each step moves with a compare-and-set on its state, so
+        an answer racing the sweep either wins or finds the step expired.
+        """
+        # Written out: SQLite, without statistics, prefers the index on state and walks
+        # every open step; INDEXED BY makes it use the one holding only those that expire.
+        # (PostgreSQL has statistics, and row locks: instances sweep different steps.)
+        sqlite_side, postgres_side = "INDEXED BY ix_steps_open_expiry", "FOR UPDATE SKIP LOCKED"
+        hint, lock = (sqlite_side, "") if self._dialect == "sqlite" else ("", postgres_side)
+        due = text(
+            f"SELECT * FROM steps {hint} WHERE {OPEN_EXPIRING} AND expires_at <= :now "  # noqa: S608 - constants only
+            f"ORDER BY expires_at LIMIT :limit {lock}"
+        ).bindparams(now=now, limit=limit)
+
+        def work(conn: Connection) -> list[StepRecord]:
+            expired = []
+            for row in conn.execute(due).all():
+                conn.execute(
+                    update(steps)
+                    .where(steps.c.step_id == row.step_id)
+                    .values(state=StepState.EXPIRED.value, settled_at=now)
+                )
+                record = record_of(row)
+                outbox.write(conn, row.step_id, effects(record))
+                expired.append(record)
+            return expired
+
+        return await self._write(work)
 
     async def list_jobs(self, step_id: str | None = None) -> list[QueuedJob]:
-        """Every job still to run (or running), oldest first; for operators and tests."""
+        """Every job still to run (or running), a step's post first, then oldest first;
+        for operators and tests."""
         query = select(jobs).order_by(jobs.c.id)
+        posts = select(steps).where(text(POST_DUE))
         if step_id is not None:
             query = query.where(jobs.c.step_id == step_id)
-        rows = await self._read(lambda conn: conn.execute(query).all())
+            posts = posts.where(steps.c.step_id == step_id)
+        posts = posts.order_by(steps.c.post_at)
+
+        def work(conn: Connection) -> tuple[Sequence[Any], Sequence[Any]]:
+            return conn.execute(posts).all(), conn.execute(query).all()
+
+        post_rows, rows = await self._read(work)
         return [
+            QueuedJob(
+                id=0,
+                step_id=row.step_id,
+                kind=JobKind.POST.value,
+                run_at=row.post_at,
+                attempts=row.post_attempts,
+                locked_by=row.post_locked_by,
+                locked_until=row.post_locked_until,
+                last_error=row.post_error,
+            )
+            for row in post_rows
+        ] + [
             QueuedJob(
                 id=row.id,
                 step_id=row.step_id,
@@ -225,3 +404,13 @@ class JobRows(StoreBase):
             )
             for row in rows
         ]
+
+
+def _posting(conn: Connection, step_ids: set[str], now: float) -> set[str]:
+    """Which of these steps a worker is posting right now (their other jobs wait)."""
+    query = select(steps.c.step_id).where(
+        steps.c.step_id.in_(list(step_ids)),
+        steps.c.post_locked_until.is_not(None),
+        steps.c.post_locked_until > now,
+    )
+    return set(conn.execute(query).scalars())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -12,9 +14,21 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
+
+
+def _only(where: str) -> dict[str, Any]:
+    """A partial index's condition, for both backends."""
+    return {"sqlite_where": text(where), "postgresql_where": text(where)}
+
+
+# The partial indexes' conditions, written out the same in the queries that use them:
+# SQLite uses a partial index only when the query's WHERE repeats its condition literally.
+POST_DUE = "post_at IS NOT NULL"
+OPEN_EXPIRING = "state IN ('received', 'posted') AND expires_at IS NOT NULL"
 
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 _JobId = BigInteger().with_variant(Integer(), "sqlite")
@@ -48,12 +62,29 @@ steps = Table(
     Column("claim_until", Float, nullable=True),
     Column("send_at", Float, nullable=True),
     Column("precedent_json", Text, nullable=True),
+    # The step is its own outbox for its first job (migration 0005): due to be posted at
+    # `post_at` (None once posted, or settled first), leased like a job while a worker
+    # posts it, so a webhook writes this one row and no job rows.
+    Column("post_at", Float, nullable=True),
+    Column("post_locked_by", String(64), nullable=True),
+    Column("post_locked_until", Float, nullable=True),
+    Column("post_attempts", Integer, nullable=False, server_default="0"),
+    Column("post_error", Text, nullable=True),
     Index("ix_steps_state_received", "state", "received_at"),
     Index("ix_steps_conversation", "conversation_id"),
-    # The Home tab's "answered by you" and `/hitl stats` (migration 0002).
-    Index("ix_steps_answered_by", "answered_by", "received_at"),
-    Index("ix_steps_settled_at", "settled_at"),
-    Index("ix_steps_procedure_settled", "procedure_name", "settled_at"),
+    # The Home tab's "answered by you" and `/hitl stats` (migration 0002), precedent
+    # (0004); partial (0005), so a new step, which has neither, writes no entry in them.
+    Index("ix_steps_answered_by", "answered_by", "received_at", **_only("answered_by IS NOT NULL")),
+    Index("ix_steps_settled_at", "settled_at", **_only("settled_at IS NOT NULL")),
+    Index(
+        "ix_steps_procedure_settled",
+        "procedure_name",
+        "settled_at",
+        **_only("settled_at IS NOT NULL"),
+    ),
+    # Steps waiting to be posted, and open steps by expiry (the worker sweeps both).
+    Index("ix_steps_post_at", "post_at", **_only(POST_DUE)),
+    Index("ix_steps_open_expiry", "expires_at", **_only(OPEN_EXPIRING)),
 )
 
 jobs = Table(

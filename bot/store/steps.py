@@ -75,6 +75,7 @@ _NEW_STEP_COLUMNS = (
     "received_at",
     "expires_at",
     "procedure_name",
+    "post_at",
 )
 
 
@@ -87,6 +88,7 @@ _SQLITE_ADD_JOBS = _sqlite_insert(jobs, outbox.NEW_JOB_COLUMNS)
 
 # PostgreSQL: one statement, so a batch costs three round trips (BEGIN, this, COMMIT),
 # each awaited on the event loop, where separate INSERTs for steps and jobs cost four.
+# (A received step needs no job rows, but a caller may hand it some: tests, for one.)
 # Steps another instance stored first are skipped (ON CONFLICT); the jobs of the rest are
 # inserted by the second data-modifying CTE, which PostgreSQL runs to completion though
 # nothing reads it. The batch travels as arrays, so the text never changes and asyncpg
@@ -95,8 +97,10 @@ _POSTGRES_ADD_STEPS = text(
     """
     WITH new AS (
         INSERT INTO steps
-            (step_id, conversation_id, state, step_json, received_at, expires_at, procedure_name)
-        SELECT s.step_id, s.conversation_id, :state, s.step_json, :now, s.expires_at, s.procedure
+            (step_id, conversation_id, state, step_json, received_at, expires_at, procedure_name,
+             post_at)
+        SELECT s.step_id, s.conversation_id, :state, s.step_json, :now, s.expires_at, s.procedure,
+            :now
         FROM unnest(
             CAST(:step_ids AS text[]),
             CAST(:conversation_ids AS text[]),
@@ -137,7 +141,8 @@ def _add_new_steps_sqlite(
     if not new_rows:
         return set()
     driver.executemany(_SQLITE_ADD_STEPS, new_rows)
-    driver.executemany(_SQLITE_ADD_JOBS, [job for job in job_rows if job[0] not in stored])
+    if job_rows:
+        driver.executemany(_SQLITE_ADD_JOBS, [job for job in job_rows if job[0] not in stored])
     return {row[0] for row in new_rows}
 
 
@@ -145,7 +150,9 @@ def _add_new_steps_postgres(
     conn: Connection, rows: list[tuple[Any, ...]], job_rows: list[tuple[Any, ...]], now: float
 ) -> set[str]:
     """As `_add_new_steps_sqlite`, in one statement."""
-    step_ids, conversation_ids, states, step_jsons, _, expires, procedures = zip(*rows, strict=True)
+    step_ids, conversation_ids, states, step_jsons, _, expires, procedures, _ = zip(
+        *rows, strict=True
+    )
     job_columns = list(zip(*job_rows, strict=True)) if job_rows else [()] * 6
     found = conn.execute(
         _POSTGRES_ADD_STEPS,
@@ -205,6 +212,7 @@ class StepRows(StoreBase):
                 now,
                 step.expires_at,
                 None if step.test else step.procedure_name,  # tests never count as precedent
+                now,  # due to be posted: the step row is its own outbox
             )
             for step in unique.values()
         ]

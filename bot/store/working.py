@@ -139,6 +139,7 @@ class WorkingRows(StoreBase):
             .where(
                 steps.c.procedure_name == procedure_name,
                 steps.c.state == StepState.ANSWERED.value,
+                steps.c.settled_at.is_not(None),  # what the partial index holds
             )
             .order_by(steps.c.settled_at.desc())
             .limit(limit)

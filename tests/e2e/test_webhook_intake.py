@@ -4,6 +4,7 @@ each is acknowledged only once its own step is stored, and a failure stores noth
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -13,8 +14,8 @@ from sqlalchemy.exc import DataError
 
 from bot.domain import Step
 from bot.intake import MAX_YIELD_SECONDS, QUIET_SECONDS, IntakeClosed, StepIntake
-from bot.lifecycle import FollowUp
-from bot.store import SqlStore, outbox
+from bot.store import SqlStore
+from bot.store import steps as store_steps
 from bot.testing.local_stack import LocalStack
 from tests.store.factories import make_step
 
@@ -67,14 +68,15 @@ async def test_store_failure_answers_503_and_leaves_nothing_half_stored(
     stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     payloads = [fresh_payload(stack) for _ in range(10)]
-    # The steps' INSERT succeeds; the jobs' INSERT that follows in the same transaction
-    # fails (a job row without its step_id), so the whole transaction must roll back.
-    real_job_row = outbox.job_row
+    # The steps' INSERT succeeds, then the transaction fails before its commit, so the
+    # whole of it must roll back.
+    real_insert = store_steps._add_new_steps_sqlite
 
-    def broken_job_row(step_id: str, follow_up: FollowUp) -> tuple[Any, ...]:
-        return (None, *real_job_row(step_id, follow_up)[1:])
+    def insert_then_fail(conn: Any, rows: Any, job_rows: Any) -> set[str]:
+        real_insert(conn, rows, job_rows)
+        raise sqlite3.OperationalError("disk I/O error")
 
-    monkeypatch.setattr(outbox, "job_row", broken_job_row)
+    monkeypatch.setattr(store_steps, "_add_new_steps_sqlite", insert_then_fail)
     answers = await asyncio.gather(*(stack.send_webhook(p) for p in payloads))
 
     assert [a.status for a in answers] == [503] * 10
@@ -83,7 +85,7 @@ async def test_store_failure_answers_503_and_leaves_nothing_half_stored(
     assert await stack.store.list_jobs() == []
 
     # Intercom's retries, once the store works again, store and post each step once.
-    monkeypatch.setattr(outbox, "job_row", real_job_row)
+    monkeypatch.setattr(store_steps, "_add_new_steps_sqlite", real_insert)
     answers = await asyncio.gather(*(stack.send_webhook(p) for p in payloads))
     assert [a.status for a in answers] == [200] * 10
     for payload in payloads:

@@ -56,14 +56,14 @@ class Kit:
             for job in claimed:
                 if job.step_id == step_id and job.kind == kind:
                     return job
-                await self.store.finish_job(job.id, "test")
+                await self.store.finish_job(job, "test")
         raise AssertionError(f"no {kind} job for {step_id}")
 
     async def run(self, handler: Handler, step_id: str, kind: JobKind) -> Job:
         """Claims the step's job of `kind`, runs `handler` on it and finishes it."""
         job = await self.job(step_id, kind)
         await handler(self.services, job)
-        await self.store.finish_job(job.id, "test")
+        await self.store.finish_job(job, "test")
         return job
 
 

@@ -3,6 +3,7 @@ that running it again does nothing more."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import replace
 
@@ -11,12 +12,13 @@ import pytest
 from bot.domain import JobKind, StepState
 from bot.errors import Permanent, Retryable
 from bot.jobs.deliver import deliver_answer, give_up_delivering
-from bot.jobs.expire import expire_step
+from bot.jobs.expire import expire_due_steps, expire_step
 from bot.jobs.note import add_audit_note
 from bot.jobs.post import post_step
 from bot.jobs.refresh import refresh_message
 from bot.jobs.remind import remind_thread
 from bot.jobs.trail import reply_in_thread
+from bot.lifecycle import Effects, FollowUp
 from bot.testing.intercom import Reply
 from tests.store.factories import make_answer
 
@@ -29,7 +31,7 @@ async def _posted(kit: Kit, **fields: object) -> str:
     await kit.store.add_steps([step], time.time())
     job = await kit.job(step.step_id, JobKind.POST)
     await post_step(kit.services, job)
-    await kit.store.finish_job(job.id, "test")
+    await kit.store.finish_job(job, "test")
     return step.step_id
 
 
@@ -148,8 +150,24 @@ async def test_refresh_brings_the_message_in_line_with_the_step(kit: Kit) -> Non
     assert "Sending" in str(update["blocks"])
 
 
-async def test_expire_settles_an_open_step_once(kit: Kit) -> None:
+async def test_the_expiry_sweep_settles_an_open_step_once_its_time_has_passed(kit: Kit) -> None:
     step_id = await _posted(kit, expires_at=int(time.time()) + 3600)
+    an_hour_on = dataclasses.replace(kit.services, clock=lambda: time.time() + 3601)
+
+    await expire_due_steps(kit.services)
+    assert (await kit.store.get(step_id)).state is StepState.POSTED  # type: ignore[union-attr]
+    await expire_due_steps(an_hour_on)
+    await expire_due_steps(an_hour_on)
+
+    record = await kit.store.get(step_id)
+    assert record is not None
+    assert record.state is StepState.EXPIRED
+    assert [j.kind for j in await kit.store.list_jobs(step_id)].count(JobKind.TRAIL) == 1
+
+
+async def test_an_expire_job_an_earlier_version_wrote_still_settles_the_step(kit: Kit) -> None:
+    step_id = await _posted(kit, expires_at=int(time.time()) + 3600)
+    await kit.store.write_if_open(step_id, Effects((FollowUp(JobKind.EXPIRE, time.time()),)))
     job = await kit.run(expire_step, step_id, JobKind.EXPIRE)
 
     await expire_step(kit.services, job)

@@ -83,7 +83,7 @@ async def _post(kit: Kit, step: Step) -> tuple[dict[str, Any], list[str]]:
     job = await kit.job(step.step_id, JobKind.POST)
     with statements() as seen:
         await post_step(kit.services, job)
-    await kit.store.finish_job(job.id, "test")
+    await kit.store.finish_job(job, "test")
     (message,) = [m for m in kit.slack.posted(CHANNEL) if step.step_id in str(m)]
     return message, seen
 

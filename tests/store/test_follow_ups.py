@@ -15,7 +15,7 @@ REMIND_IN_60 = Lifecycle(remind_after=60).posted(make_step(), NOW, NOW)
 async def _drain(store: SqlStore) -> None:
     while claimed := await store.claim_jobs("me", NOW + 10_000, 30, 10):
         for job in claimed:
-            await store.finish_job(job.id, "me")
+            await store.finish_job(job, "me")
 
 
 async def _stored_step(store: SqlStore) -> Step:

@@ -30,7 +30,7 @@ async def test_claim_takes_one_job_per_step_oldest_first(store: SqlStore) -> Non
     first = await store.claim_jobs("a", NOW, LEASE, 10)
     assert [j.kind for j in first] == [JobKind.POST]
     assert await store.claim_jobs("b", NOW, LEASE, 10) == []
-    await store.finish_job(first[0].id, "a")
+    await store.finish_job(first[0], "a")
     second = await store.claim_jobs("b", NOW, LEASE, 10)
     assert [(j.kind, j.step_id) for j in second] == [(JobKind.DELIVER, step_id)]
 
@@ -51,7 +51,7 @@ async def test_claimed_job_carries_its_step_as_it_stood_at_the_claim(store: SqlS
     await store.add_steps([step], NOW)
     await store.claim_answer(step.step_id, make_answer(), NOW)
     (post,) = await store.claim_jobs("a", NOW, LEASE, 10)
-    await store.finish_job(post.id, "a")
+    await store.finish_job(post, "a")
     (deliver,) = await store.claim_jobs("a", NOW, LEASE, 10)
 
     assert deliver.kind == JobKind.DELIVER
@@ -62,12 +62,57 @@ async def test_claimed_job_carries_its_step_as_it_stood_at_the_claim(store: SqlS
 
 
 async def test_job_not_yet_due_is_not_claimed(store: SqlStore) -> None:
-    await store.add_steps([make_step(expires_at=5_000)], NOW)
-    claimed = await store.claim_jobs("a", 4_999, LEASE, 10)
-    assert [j.kind for j in claimed] == [JobKind.POST]
-    await store.finish_job(claimed[0].id, "a")
-    assert await store.claim_jobs("a", 4_999, LEASE, 10) == []
-    assert [j.kind for j in await store.claim_jobs("a", 5_000, LEASE, 10)] == [JobKind.EXPIRE]
+    step = make_step()
+    await store.add_steps([step], NOW)
+    (post,) = await store.claim_jobs("a", NOW, LEASE, 10)
+    await store.retry_job(post, "a", NOW + 60, "Slack answered 503")
+    assert await store.claim_jobs("a", NOW + 59, LEASE, 10) == []
+    assert [j.kind for j in await store.claim_jobs("a", NOW + 60, LEASE, 10)] == [JobKind.POST]
+
+
+async def test_a_new_step_is_one_row_its_post_kept_on_it_and_no_job_rows(
+    store: SqlStore,
+) -> None:
+    step = make_step(expires_at=5_000)
+    await store.add_steps([step], NOW)
+
+    rows = await store.run_in_transaction(
+        lambda conn: conn.exec_driver_sql("SELECT count(*) FROM jobs").scalar()
+    )
+    assert rows == 0
+    (post,) = await store.list_jobs(step.step_id)
+    assert (post.kind, post.run_at, post.attempts, post.locked_by) == (JobKind.POST, NOW, 0, None)
+    (claimed,) = await store.claim_jobs("a", NOW, LEASE, 10)
+    assert (claimed.kind, claimed.on_step_row, claimed.step_id) == (
+        JobKind.POST,
+        True,
+        step.step_id,
+    )
+    assert await store.finish_job(claimed, "a")
+    assert await store.list_jobs(step.step_id) == []
+
+
+async def test_open_steps_past_their_expiry_are_swept_once_with_their_jobs(
+    store: SqlStore,
+) -> None:
+    due, later, answered = (make_step(expires_at=t) for t in (5_000, 6_000, 5_000))
+    await store.add_steps([due, later, answered], NOW)
+    await store.claim_answer(answered.step_id, make_answer(), NOW)
+    news = Effects((FollowUp(JobKind.TRAIL, 5_000.0),))
+
+    assert await store.expire_due(4_999, lambda record: news) == []
+    swept = await store.expire_due(5_000, lambda record: news)
+    again = await store.expire_due(5_500, lambda record: news)
+
+    assert [r.step.step_id for r in swept] == [due.step_id]
+    assert again == []
+    expired = await store.get(due.step_id)
+    assert expired is not None
+    assert (expired.state, expired.settled_at) == (StepState.EXPIRED, 5_000)
+    assert JobKind.TRAIL in [j.kind for j in await store.list_jobs(due.step_id)]
+    # Not yet due, and answered (the callback decides that one): untouched.
+    assert (await store.get(later.step_id)).state is StepState.RECEIVED  # type: ignore[union-attr]
+    assert (await store.get(answered.step_id)).state is StepState.SUBMITTED  # type: ignore[union-attr]
 
 
 async def test_job_of_a_dead_instance_is_taken_over_when_its_lease_runs_out(
@@ -85,8 +130,8 @@ async def test_job_of_a_dead_instance_is_taken_over_when_its_lease_runs_out(
 async def test_renewed_lease_keeps_a_slow_job_from_being_taken_over(store: SqlStore) -> None:
     await store.add_steps([make_step()], NOW)
     (held,) = await store.claim_jobs("slow", NOW, LEASE, 10)
-    kept = await store.extend_leases("slow", [held.id], NOW + 2 * LEASE)
-    assert kept == {held.id}
+    kept = await store.extend_leases("slow", [held], NOW + 2 * LEASE)
+    assert kept == {held.key}
     assert await store.claim_jobs("other", NOW + LEASE + 1, LEASE, 10) == []
 
 
@@ -96,18 +141,18 @@ async def test_instance_that_lost_a_lease_learns_it_and_cannot_finish_the_job(
     await store.add_steps([make_step()], NOW)
     (held,) = await store.claim_jobs("stalled", NOW, LEASE, 10)
     (taken,) = await store.claim_jobs("other", NOW + LEASE, LEASE, 10)
-    assert await store.extend_leases("stalled", [held.id], NOW + 2 * LEASE) == set()
-    assert not await store.finish_job(held.id, "stalled")
-    assert not await store.retry_job(held.id, "stalled", NOW, "late")
+    assert await store.extend_leases("stalled", [held], NOW + 2 * LEASE) == set()
+    assert not await store.finish_job(held, "stalled")
+    assert not await store.retry_job(held, "stalled", NOW, "late")
     assert [(j.locked_by, j.attempts) for j in await store.list_jobs()] == [("other", 2)]
-    assert await store.finish_job(taken.id, "other")
+    assert await store.finish_job(taken, "other")
     assert await store.list_jobs() == []
 
 
 async def test_retried_job_waits_for_its_time_and_keeps_the_reason(store: SqlStore) -> None:
     await store.add_steps([make_step()], NOW)
     (job,) = await store.claim_jobs("a", NOW, LEASE, 10)
-    assert await store.retry_job(job.id, "a", NOW + 30, "Slack answered 503")
+    assert await store.retry_job(job, "a", NOW + 30, "Slack answered 503")
     assert await store.claim_jobs("a", NOW + 29, LEASE, 10) == []
     (again,) = await store.claim_jobs("a", NOW + 30, LEASE, 10)
     assert (again.attempts, again.last_error, again.taken_over_from) == (
@@ -122,7 +167,7 @@ async def test_jobs_released_at_a_graceful_stop_are_due_at_once(store: SqlStore)
     held = await store.claim_jobs("stopping", NOW, LEASE, 10)
     await store.release_jobs("stopping")
     again = await store.claim_jobs("next", NOW, LEASE, 10)
-    assert sorted(j.id for j in again) == sorted(j.id for j in held)
+    assert sorted(j.key for j in again) == sorted(j.key for j in held)
     assert all(j.taken_over_from is None for j in again)
 
 
@@ -146,8 +191,8 @@ async def test_two_stores_never_claim_the_same_job(database_url: str) -> None:
                 for k in range(3)
             )
         )
-        ids = [job.id for batch in batches for job in batch]
-        assert len(ids) == len(set(ids)) == 40
+        keys = [job.key for batch in batches for job in batch]
+        assert len(keys) == len(set(keys)) == 40
     finally:
         for s in stores:
             await s.close()
@@ -190,9 +235,9 @@ async def test_news_brings_forward_a_refresh_that_is_backing_off(store: SqlStore
     for expected in (JobKind.POST, JobKind.DELIVER):
         (job,) = await store.claim_jobs("a", NOW, LEASE, 10)
         assert job.kind == expected
-        await store.finish_job(job.id, "a")
+        await store.finish_job(job, "a")
     (refresh,) = await store.claim_jobs("a", NOW, LEASE, 10)
-    await store.retry_job(refresh.id, "a", NOW + 300, "Slack answered 503")
+    await store.retry_job(refresh, "a", NOW + 300, "Slack answered 503")
     await store.settle(
         step.step_id,
         StepState.ANSWERED,

@@ -131,3 +131,50 @@ async def test_steps_stored_before_the_published_payload_still_display(database_
     message = step_message(record, now=2.0)
     assert "*Fin asks:* Approve the refund?" in json.dumps(message)
     assert "hitl.open" in json.dumps(message)
+
+
+async def test_post_and_expire_jobs_of_an_earlier_version_move_onto_their_steps(
+    database_url: str,
+) -> None:
+    """0005: a waiting post job becomes its step's own due post (keeping its attempts, so
+    the retry looks for an earlier post); expire jobs give way to the sweep."""
+    waiting, tried = make_step(expires_at=5_000), make_step(expires_at=5_000)
+
+    def database_at_0004(conn: Connection) -> None:
+        _upgrade_to(conn, "0004")
+        for step, attempts in ((waiting, 0), (tried, 2)):
+            conn.execute(
+                text(
+                    "INSERT INTO steps (step_id, conversation_id, state, step_json, received_at,"
+                    " expires_at) VALUES (:id, 'c', 'received', :json, 1.0, 5000)"
+                ),
+                {"id": step.step_id, "json": step.model_dump_json()},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO jobs (step_id, kind, run_at, attempts, created_at) VALUES"
+                    " (:id, 'post', 7.0, :attempts, 1.0), (:id, 'expire', 5000.0, 0, 1.0)"
+                ),
+                {"id": step.step_id, "attempts": attempts},
+            )
+
+    store = SqlStore.connect(database_url)
+    try:
+        await store.run_in_transaction(database_at_0004)
+    finally:
+        await store.close()
+
+    store = await SqlStore.open(database_url)
+    try:
+        queued = await store.list_jobs()
+        claimed = await store.claim_jobs("new", 10.0, 30.0, 10)
+    finally:
+        await store.close()
+
+    assert sorted((j.step_id, j.kind, j.run_at, j.attempts) for j in queued) == sorted(
+        [(waiting.step_id, "post", 7.0, 0), (tried.step_id, "post", 7.0, 2)]
+    )
+    assert sorted((j.step_id, j.attempts) for j in claimed) == sorted(
+        [(waiting.step_id, 0), (tried.step_id, 2)]
+    )
+    assert all(j.on_step_row for j in claimed)

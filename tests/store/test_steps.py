@@ -40,14 +40,15 @@ async def test_two_stores_on_one_database_store_a_step_once(database_url: str) -
         await second.close()
 
 
-async def test_a_step_is_written_with_its_post_and_expiry_jobs(store: SqlStore) -> None:
+async def test_a_step_is_written_due_to_be_posted_and_nothing_else(store: SqlStore) -> None:
     step = make_step(expires_at=5_000)
     await store.add_steps([step], NOW)
     queued = await store.list_jobs(step.step_id)
-    assert [(j.kind, j.run_at) for j in queued] == [(JobKind.POST, NOW), (JobKind.EXPIRE, 5_000)]
+    # Its post is kept on its own row; its expiry is swept (no job for it).
+    assert [(j.kind, j.run_at) for j in queued] == [(JobKind.POST, NOW)]
 
 
-async def test_a_batch_stores_only_its_new_steps_each_with_its_own_jobs(store: SqlStore) -> None:
+async def test_a_batch_stores_only_its_new_steps_each_due_to_be_posted(store: SqlStore) -> None:
     stored = make_step(expires_at=4_000)
     await store.add_steps([stored], NOW)
     fresh, endless = make_step(expires_at=6_000), make_step(expires_at=None)
@@ -59,9 +60,7 @@ async def test_a_batch_stores_only_its_new_steps_each_with_its_own_jobs(store: S
     assert sorted((j.step_id, j.kind, j.run_at) for j in jobs) == sorted(
         [
             (stored.step_id, JobKind.POST, NOW),
-            (stored.step_id, JobKind.EXPIRE, 4_000),
             (fresh.step_id, JobKind.POST, NOW + 1),
-            (fresh.step_id, JobKind.EXPIRE, 6_000),
             (endless.step_id, JobKind.POST, NOW + 1),
         ]
     )
@@ -140,7 +139,7 @@ async def test_post_that_lands_after_the_step_moved_on_queues_a_refresh(store: S
     await settle(store, step, StepState.EXPIRED, NOW, from_states=(StepState.RECEIVED,))
     while claimed := await store.claim_jobs("me", NOW, 30, 10):
         for job in claimed:  # the post (now moot) and the refresh settle queued: done
-            await store.finish_job(job.id, "me")
+            await store.finish_job(job, "me")
     assert await store.list_jobs(step.step_id) == []
     record = await store.mark_posted(step.step_id, "C1", "1.0001", None)
     assert record is not None
