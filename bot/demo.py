@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from bot.samples import HITL_SAMPLES
+from bot.slack import ids
 from bot.slack.kit import block_kit_builder_url
 from bot.testing.deliveries import fresh_delivery
 from bot.testing.local_stack import CHANNEL_ID, LocalStack
 
 # What the scripted teammate types into each kind of form element.
 _SCRIPTED_TEXT = "Approved in the demo"
+# The demo's answers go at once; this part shows the window (HITL_UNDO_SECONDS).
+_UNDO_WINDOW = {"hitl_undo_seconds": 30.0}
 _SCRIPTED_DATE = "2026-12-01"
 _SCRIPTED_DATETIME = 1796112000
 
@@ -125,6 +128,53 @@ async def _play(stack: LocalStack, name: str) -> None:
     stack.intercom.callbacks.clear()
 
 
+async def _stored_as_posted(stack: LocalStack, step_id: str) -> None:
+    """Until the store knows where the step's message is (its buttons need it)."""
+    for _ in range(500):
+        record = await stack.store.get(step_id)
+        if record is not None and record.message_ts is not None:
+            return
+        await asyncio.sleep(0.01)
+    raise SystemExit(f"step {step_id} was never posted")
+
+
+async def _working(stack: LocalStack) -> None:
+    """I'm on it, then precedent: a second step of a procedure already answered above."""
+    print("\n=== working a step")
+    payload = fresh_delivery("single_boolean", callback_origin=stack.intercom.origin)
+    step_id = payload["data"]["item"]["step_id"]
+    await stack.send_webhook(payload)
+    (posted,) = await stack.slack.wait_for(
+        "chat.postMessage", predicate=lambda p: step_id in json.dumps(p.get("metadata"))
+    )
+    print(f"precedent on the card: {block_kit_builder_url({'blocks': posted['blocks']})}")
+    await _stored_as_posted(stack, step_id)
+    await stack.click(step_id, ids.CLAIM, user_id="U0DEMO")
+    claimed = await stack.slack.wait_for(
+        "chat.update", predicate=lambda p: "is on it since" in json.dumps(p.get("blocks"))
+    )
+    print(f"U0DEMO is on it: {block_kit_builder_url({'blocks': claimed[-1]['blocks']})}")
+
+
+async def _undo(database: Path) -> None:
+    """The undo window: an answer waiting to go, with Undo, then taken back."""
+    async with LocalStack(f"sqlite:///{database}", settings_overrides=_UNDO_WINDOW) as stack:
+        payload = fresh_delivery("single_boolean", callback_origin=stack.intercom.origin)
+        step_id = payload["data"]["item"]["step_id"]
+        await stack.send_webhook(payload)
+        await _stored_as_posted(stack, step_id)
+        await stack.click(step_id, ids.YES, user_id="U0DEMO")
+        waiting = await stack.slack.wait_for(
+            "chat.update", predicate=lambda p: ids.UNDO in json.dumps(p.get("blocks"))
+        )
+        print(f"waiting out the window: {block_kit_builder_url({'blocks': waiting[-1]['blocks']})}")
+        await stack.click(step_id, ids.UNDO, user_id="U0DEMO")
+        await stack.slack.wait_for(
+            "chat.update", predicate=lambda p: ids.CLAIM in json.dumps(p.get("blocks"))
+        )
+        print("U0DEMO took the answer back: the step is open again, nothing went to Intercom")
+
+
 async def _demo() -> None:
     with tempfile.TemporaryDirectory(prefix="hitl-demo-") as folder:
         database = Path(folder) / "hitl.db"
@@ -143,9 +193,11 @@ async def _demo() -> None:
             if isinstance(stats.body, dict):
                 stats_blocks = {"blocks": stats.body.get("blocks", [])}
                 print(f"/hitl stats: {block_kit_builder_url(stats_blocks)}")
+            await _working(stack)
             pending = await stack.command()
             listed = pending.body.get("text") if isinstance(pending.body, dict) else pending.body
             print(f"\n/hitl → {listed}")
+        await _undo(database)
     print("\nAll sample steps went round the loop. Next: `make test`, then see README → Deploy.")
 
 

@@ -111,6 +111,14 @@ class JobRows(StoreBase):
                     )
                 )
                 .exists(),
+                # Nor while a worker posts the step (its post is kept on the step's row).
+                ~select(steps.c.step_id)
+                .where(
+                    steps.c.step_id == jobs.c.step_id,
+                    steps.c.post_locked_until.is_not(None),
+                    steps.c.post_locked_until > now,
+                )
+                .exists(),
             )
             .order_by(jobs.c.run_at, jobs.c.id)
             .limit(limit * 4)
@@ -138,7 +146,6 @@ class JobRows(StoreBase):
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_CLAIM_LOCK_KEY})")
             posts = list(conn.execute(post_candidates).all())
             rows = list(conn.execute(job_candidates).all())
-            busy = _posting(conn, {row.step_id for row in rows}, now) if rows else set()
             # Both kinds in due order; a step's post comes before its other jobs.
             due = sorted(
                 [(p.post_at, 0, p.step_id, None, p.post_locked_by) for p in posts]
@@ -151,7 +158,7 @@ class JobRows(StoreBase):
             for _, _, step_id, job_id, locked_by in due:
                 if len(chosen) >= limit:
                     break
-                if step_id in chosen or (job_id is not None and step_id in busy):
+                if step_id in chosen:
                     continue
                 chosen.add(step_id)
                 if job_id is None:
@@ -404,13 +411,3 @@ class JobRows(StoreBase):
             )
             for row in rows
         ]
-
-
-def _posting(conn: Connection, step_ids: set[str], now: float) -> set[str]:
-    """Which of these steps a worker is posting right now (their other jobs wait)."""
-    query = select(steps.c.step_id).where(
-        steps.c.step_id.in_(list(step_ids)),
-        steps.c.post_locked_until.is_not(None),
-        steps.c.post_locked_until > now,
-    )
-    return set(conn.execute(query).scalars())
