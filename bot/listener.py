@@ -151,8 +151,10 @@ class Listener:
         *,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         header_timeout: float = DEFAULT_HEADER_TIMEOUT_SECONDS,
+        reuse_port: bool = False,
     ) -> None:
         self._host, self._port = host, port
+        self._reuse_port = reuse_port
         cap = connection_cap(max_connections, raise_descriptor_limit())
         # aiohttp's keep-alive timeout closes a connection that is idle or still sending
         # its headers: the header deadline (its default is an hour).
@@ -168,7 +170,11 @@ class Listener:
     async def start(self) -> int:
         """Starts listening; the port it listens on."""
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, self._port)
+        # SO_REUSEPORT: several processes listen on one port, the kernel spreads new
+        # connections among them (HITL_REUSE_PORT; one process per core on PostgreSQL).
+        site = web.TCPSite(
+            self._runner, self._host, self._port, reuse_port=self._reuse_port or None
+        )
         await site.start()
         port: int = self._runner.addresses[0][1]
         return port

@@ -25,6 +25,7 @@ async def serve(settings: Settings) -> None:
         settings.port,
         max_connections=settings.hitl_max_connections,
         header_timeout=settings.hitl_header_timeout,
+        reuse_port=settings.hitl_reuse_port,
     )
     try:
         port = await listener.start()

@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     # Seconds between /healthz turning 503 and the listener closing, so a load balancer
     # sees the instance leave before connections are refused. 0 for a single instance.
     hitl_drain_seconds: float = Field(default=0.0, ge=0, le=60)
+    # Several processes on one port (SO_REUSEPORT): more cores for one host's instances.
+    hitl_reuse_port: bool = False
 
     # Who may answer: user ids, and/or members of one user group. Neither set: anyone.
     slack_allowed_users: Annotated[list[str], NoDecode] = Field(default_factory=list)

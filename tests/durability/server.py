@@ -83,8 +83,14 @@ class BotProcess:
     def running(self) -> bool:
         return self.process is not None and self.process.returncode is None
 
-    async def start(self, *, timeout: float = 15.0) -> None:  # noqa: ASYNC109 - a start deadline
-        self.port = free_port()
+    async def start(
+        self,
+        *,
+        timeout: float = 15.0,  # noqa: ASYNC109 - a start deadline
+        port: int | None = None,
+    ) -> None:
+        """Starts on a free port, or on `port` (another process's, with HITL_REUSE_PORT)."""
+        self.port = port or free_port()
         env = {**self._env, "PORT": str(self.port)}
         with self.log_path.open("ab") as log:
             log.write(f"--- start on port {self.port}\n".encode())
