@@ -20,6 +20,7 @@ Nothing here does I/O; docs/architecture.md has the same table.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.domain import JobKind, Step, StepRecord, StepState
@@ -178,6 +179,20 @@ class Lifecycle:
             jobs.append(FollowUp(JobKind.ESCALATE, now))
         next_at = times[min(stage, Stage.ESCALATED)]  # the next stage's time
         jobs.append(FollowUp(JobKind.REMIND, max(now, next_at)))
+        return Effects(tuple(jobs))
+
+    def escalating(self, users: Sequence[str], group: str | None, now: float) -> Effects:
+        """Who the DM stage reaches, known: one DM job each (a retry re-sends only its own
+        DM), then the thread's record of whom it reached."""
+        jobs = [FollowUp(JobKind.ESCALATE, now, event("dm", to=user)) for user in users]
+        percent = str(round(self.escalation[1] * 100))
+        jobs.append(
+            FollowUp(
+                JobKind.TRAIL,
+                now,
+                event("escalated", users=",".join(users), group=group or "", percent=percent),
+            )
+        )
         return Effects(tuple(jobs))
 
     def paused(self, record: StepRecord, now: float) -> Effects:

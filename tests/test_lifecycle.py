@@ -180,3 +180,20 @@ def test_an_undo_refreshes_and_tells_the_thread_who() -> None:
         FollowUp(JobKind.REFRESH, NOW),
         FollowUp(JobKind.TRAIL, NOW, event("undone", by="U0A")),
     )
+
+
+def test_the_dm_stage_writes_one_job_per_person_then_the_threads_record() -> None:
+    effects = Lifecycle().escalating(("U0LEAD", "U0BOSS"), None, NOW)
+
+    assert [(f.kind, f.run_at) for f in effects.jobs] == [
+        (JobKind.ESCALATE, NOW),
+        (JobKind.ESCALATE, NOW),
+        (JobKind.TRAIL, NOW),
+    ]
+    assert [f.detail for f in effects.jobs[:2]] == [
+        event("dm", to="U0LEAD"),
+        event("dm", to="U0BOSS"),
+    ]
+    assert effects.jobs[2].detail == event(
+        "escalated", users="U0LEAD,U0BOSS", group="", percent="80"
+    )

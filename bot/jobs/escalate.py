@@ -1,14 +1,19 @@
 """The escalate job: the route's escalation people (`escalate_to`, else `HITL_ESCALATE_TO`)
-get a direct message with the question and a link to the step; the thread says who."""
+get a direct message with the question and a link to the step; the thread says who.
+
+In two steps, so a retry never messages anyone twice: the first job finds who (a user
+group's members are read then) and writes one job per person plus the thread's record
+(bot/lifecycle.py `escalating`); each of those sends one DM.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 
 from bot.jobs.common import ids
 from bot.jobs.services import Services
-from bot.slack.mentions import mention
-from bot.slack.trail import escalated_text, escalation_dm
+from bot.slack.trail import escalation_dm
 from bot.store import Job
 
 log = logging.getLogger(__name__)
@@ -18,17 +23,28 @@ async def escalate(s: Services, job: Job) -> None:
     record = await s.record_of(job)
     if record is None or not record.state.is_open or record.message_ts is None:
         return
+    to = _dm_to(job.detail)
+    if to is not None:
+        await s.threads.direct_message(to, escalation_dm(record))
+        log.info("escalation sent", extra=ids(record) | {"user_id": to})
+        return
     users, group = s.router.escalate_to_for(record.step)
     if group is not None:
         users = tuple(await s.threads.group_members(group))
     if not users:
         log.info("nobody to escalate to (escalate_to is unset)", extra=ids(record))
         return
-    text = escalation_dm(record)
-    for user_id in users:
-        await s.threads.direct_message(user_id, text)
-    whom = f"<!subteam^{group}>" if group else ", ".join(mention(u) for u in users)
-    if record.channel_id is not None:
-        fraction = s.lifecycle.escalation[1]
-        await s.threads.reply(record.channel_id, record.message_ts, escalated_text(whom, fraction))
-    log.info("escalated", extra=ids(record) | {"to": len(users)})
+    effects = s.lifecycle.escalating(users, group, s.clock())
+    await s.store.write_if_open(record.step.step_id, effects)
+    log.info("escalating", extra=ids(record) | {"to": len(users)})
+
+
+def _dm_to(detail: str | None) -> str | None:
+    """Whom this job messages: set on the jobs the first one writes, one per person."""
+    try:
+        about = json.loads(detail) if detail else None
+    except ValueError:
+        return None
+    if isinstance(about, dict) and about.get("event") == "dm" and isinstance(about.get("to"), str):
+        return str(about["to"])
+    return None

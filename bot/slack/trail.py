@@ -107,6 +107,12 @@ def event_text(detail: str | None) -> str | None:
         return TOOK_OVER.format(who=who, previous=mention(str(about.get("previous") or "")))
     if about.get("event") == "undone":
         return UNDONE.format(who=who)
+    if about.get("event") == "escalated":
+        group = str(about.get("group") or "")
+        users = [u for u in str(about.get("users") or "").split(",") if u]
+        whom = f"<!subteam^{group}>" if group else ", ".join(mention(u) for u in users)
+        percent = str(about.get("percent") or "")
+        return escalated_text(whom, int(percent) / 100 if percent.isdigit() else 0.8)
     return None
 
 

@@ -99,6 +99,28 @@ async def test_each_stage_arrives_at_its_fraction_of_the_steps_life(
     assert len(dms(stack)) == 2
 
 
+async def test_a_dm_that_fails_is_retried_without_messaging_the_others_again(
+    escalating: Callable[..., tuple[LocalStack, FastClock]],
+) -> None:
+    stack, clock = escalating()
+    # The first DM goes through; opening the second fails once (Slack answers 503).
+    stack.slack.fail_next("conversations.open", delay=0.01)
+    stack.slack.fail_next("conversations.open", status=503)
+    async with stack:
+        step_id = await post_expiring(stack, clock)
+        await wait_thread_reply(stack, step_id, "Escalated to")
+
+        async def both_reached() -> bool:
+            return len(dms(stack)) >= 2
+
+        await wait_until(both_reached, what="both DMs")
+        await asyncio.sleep(0.3)  # time for a stray repeat
+
+    opened = [c.params["users"] for c in stack.slack.calls if c.method == "conversations.open"]
+    assert sorted(opened) == ["U0BOSS", "U0BOSS", "U0LEAD"]  # the failed one, tried again
+    assert sorted(p["channel"] for p in dms(stack)) == ["DU0BOSS", "DU0LEAD"]
+
+
 async def test_the_dm_carries_the_question_the_deadline_and_a_link_to_the_message(
     escalating: Callable[..., tuple[LocalStack, FastClock]],
 ) -> None:
