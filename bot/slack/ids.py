@@ -2,7 +2,7 @@
 builders, the listeners, the fakes and the tests all use these, so no id is spelled twice.
 
 Every `action_id` and `callback_id` starts with `hitl.`; the Answer button's with
-`hitl.open` (../shared/CONTRACT.md).
+`hitl.open` (docs/CONTRACT.md).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ OPEN_FROM_HOME = "hitl.open.home"
 OPEN_PATTERN = re.compile(r"^hitl\.open")
 YES = "hitl.answer.yes"  # one-click answers of a single yes/no step
 NO = "hitl.answer.no"
-# Working a step (../shared/CONTRACT.md names these prefixes).
+# Working a step (docs/CONTRACT.md names these prefixes).
 CLAIM = "hitl.claim"  # "I'm on it"
 RELEASE = "hitl.release"  # the claimer lets go
 TAKEOVER = "hitl.takeover"  # someone else takes the step over (offered privately)
