@@ -18,7 +18,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, text, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    Table,
+    TextClause,
+    and_,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 
 from bot.domain import JobKind, StepRecord, StepState
 from bot.lifecycle import Effects
@@ -58,7 +70,7 @@ class Job:
     @property
     def key(self) -> str:
         """Unique among running jobs, wherever the job is kept."""
-        return f"step:{self.step_id}" if self.on_step_row else f"job:{self.id}"
+        return _where(self).key_of(_key_value(self))
 
     def log_fields(self) -> dict[str, object]:
         """What every log line about this job carries."""
@@ -83,6 +95,58 @@ class QueuedJob:
     locked_by: str | None
     locked_until: float | None
     last_error: str | None
+
+
+@dataclass(frozen=True)
+class _Leases:
+    """Where a job is kept, and its lease's columns: a row of `jobs`, or a step's post on
+    the step's own row. Renewing, retrying and handing back read the same for both."""
+
+    prefix: str  # of the keys (`Job.key`) of the jobs kept here
+    table: Table
+    key: Column[Any]
+    due: Column[Any]
+    locked_by: Column[Any]
+    locked_until: Column[Any]
+    error: Column[Any]
+    # The rows that can be leased (a partial index's condition, where there is one).
+    scope: ColumnElement[bool] | TextClause
+
+    def key_of(self, value: object) -> str:
+        return f"{self.prefix}:{value}"
+
+    def held(self, keys: Sequence[object], owner: str) -> ColumnElement[bool]:
+        return and_(self.key.in_(keys), self.locked_by == owner)
+
+
+_JOB_ROWS = _Leases(
+    prefix="job",
+    table=jobs,
+    key=jobs.c.id,
+    due=jobs.c.run_at,
+    locked_by=jobs.c.locked_by,
+    locked_until=jobs.c.locked_until,
+    error=jobs.c.last_error,
+    scope=true(),
+)
+_POSTS = _Leases(
+    prefix="step",
+    table=steps,
+    key=steps.c.step_id,
+    due=steps.c.post_at,
+    locked_by=steps.c.post_locked_by,
+    locked_until=steps.c.post_locked_until,
+    error=steps.c.post_error,
+    scope=text(POST_DUE),
+)
+
+
+def _where(job: Job) -> _Leases:
+    return _POSTS if job.on_step_row else _JOB_ROWS
+
+
+def _key_value(job: Job) -> object:
+    return job.step_id if job.on_step_row else job.id
 
 
 class JobRows(StoreBase):
@@ -163,10 +227,10 @@ class JobRows(StoreBase):
                 chosen.add(step_id)
                 if job_id is None:
                     post_ids.append(step_id)
-                    previous_owner[f"step:{step_id}"] = locked_by
+                    previous_owner[_POSTS.key_of(step_id)] = locked_by
                 else:
                     job_ids.append(job_id)
-                    previous_owner[f"job:{job_id}"] = locked_by
+                    previous_owner[_JOB_ROWS.key_of(job_id)] = locked_by
             if not chosen:
                 return [], [], {}
             claimed: Sequence[Any] = []
@@ -223,7 +287,7 @@ class JobRows(StoreBase):
                 last_error=step_rows[step_id].post_error,
                 conversation_id=conversation(step_id),
                 record=records.get(step_id),
-                taken_over_from=previous_owner.get(f"step:{step_id}"),
+                taken_over_from=previous_owner.get(_POSTS.key_of(step_id)),
                 on_step_row=True,
             )
             for step_id in post_ids
@@ -239,7 +303,7 @@ class JobRows(StoreBase):
                     last_error=row.last_error,
                     conversation_id=conversation(row.step_id),
                     record=records.get(row.step_id),
-                    taken_over_from=previous_owner.get(f"job:{row.id}"),
+                    taken_over_from=previous_owner.get(_JOB_ROWS.key_of(row.id)),
                     detail=row.detail,
                 )
                 for row in claimed
@@ -250,90 +314,70 @@ class JobRows(StoreBase):
 
     async def extend_leases(self, owner: str, running: Sequence[Job], until: float) -> set[str]:
         """Keeps `owner`'s running jobs leased; returns the keys of those it still holds."""
-        job_ids = [job.id for job in running if not job.on_step_row]
-        post_ids = [job.step_id for job in running if job.on_step_row]
-        if not running:
-            return set()
 
         def work(conn: Connection) -> set[str]:
             kept: set[str] = set()
-            if job_ids:
-                query = (
-                    update(jobs)
-                    .where(jobs.c.id.in_(job_ids), jobs.c.locked_by == owner)
-                    .values(locked_until=until)
-                    .returning(jobs.c.id)
-                )
-                kept |= {f"job:{job_id}" for job_id in conn.execute(query).scalars()}
-            if post_ids:
-                query = (
-                    update(steps)
-                    .where(steps.c.step_id.in_(post_ids), steps.c.post_locked_by == owner)
-                    .values(post_locked_until=until)
-                    .returning(steps.c.step_id)
-                )
-                kept |= {f"step:{step_id}" for step_id in conn.execute(query).scalars()}
+            for place in (_JOB_ROWS, _POSTS):
+                keys = [_key_value(job) for job in running if _where(job) is place]
+                if keys:
+                    query = (
+                        update(place.table)
+                        .where(place.held(keys, owner))
+                        .values({place.locked_until: until})
+                        .returning(place.key)
+                    )
+                    kept |= {place.key_of(key) for key in conn.execute(query).scalars()}
             return kept
 
+        if not running:
+            return set()
         # Urgent even for the worker: a lease left to run out would hand a running job
         # to another instance.
         return await self._write(work, urgent=True)
 
     async def finish_job(self, job: Job, owner: str) -> bool:
         """Ends a done job; False if `owner` no longer held it (another took it over)."""
-        query: Any
-        if job.on_step_row:
-            query = (
-                update(steps)
-                .where(steps.c.step_id == job.step_id, steps.c.post_locked_by == owner)
-                .values(post_at=None, post_locked_by=None, post_locked_until=None)
-                .returning(steps.c.step_id)
-            )
-        else:
-            query = (
-                jobs.delete()
-                .where(jobs.c.id == job.id, jobs.c.locked_by == owner)
-                .returning(jobs.c.id)
-            )
+        place = _where(job)
+        held = place.held([_key_value(job)], owner)
+        query: Any = (
+            # A post done is the step no longer due to be posted; a job row is deleted.
+            update(steps)
+            .where(held)
+            .values(post_at=None, post_locked_by=None, post_locked_until=None)
+            if job.on_step_row
+            else jobs.delete().where(held)
+        )
+        query = query.returning(place.key)
         return await self._write(lambda conn: conn.execute(query).first() is not None)
 
     async def retry_job(self, job: Job, owner: str, run_at: float, error: str) -> bool:
         """Hands a job back, due again at `run_at`; False if `owner` no longer held it."""
-        if job.on_step_row:
-            query = (
-                update(steps)
-                .where(steps.c.step_id == job.step_id, steps.c.post_locked_by == owner)
-                .values(
-                    post_at=run_at,
-                    post_locked_by=None,
-                    post_locked_until=None,
-                    post_error=error[:2000],
-                )
-                .returning(steps.c.step_id)
+        place = _where(job)
+        query = (
+            update(place.table)
+            .where(place.held([_key_value(job)], owner))
+            .values(
+                {
+                    place.due: run_at,
+                    place.locked_by: None,
+                    place.locked_until: None,
+                    place.error: error[:2000],
+                }
             )
-        else:
-            query = (
-                update(jobs)
-                .where(jobs.c.id == job.id, jobs.c.locked_by == owner)
-                .values(run_at=run_at, locked_by=None, locked_until=None, last_error=error[:2000])
-                .returning(jobs.c.id)
-            )
+            .returning(place.key)
+        )
         return await self._write(lambda conn: conn.execute(query).first() is not None)
 
     async def release_jobs(self, owner: str) -> None:
         """Hands back every job `owner` holds (a graceful stop), due at once elsewhere."""
 
         def work(conn: Connection) -> None:
-            conn.execute(
-                update(jobs)
-                .where(jobs.c.locked_by == owner)
-                .values(locked_by=None, locked_until=None)
-            )
-            conn.execute(
-                update(steps)
-                .where(text(POST_DUE), steps.c.post_locked_by == owner)
-                .values(post_locked_by=None, post_locked_until=None)
-            )
+            for place in (_JOB_ROWS, _POSTS):
+                conn.execute(
+                    update(place.table)
+                    .where(place.scope, place.locked_by == owner)
+                    .values({place.locked_by: None, place.locked_until: None})
+                )
 
         await self._write(work)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 
 from alembic import command
 from alembic.config import Config
@@ -101,6 +102,17 @@ def _upgrade_to(connection: Connection, revision: str) -> None:
     command.upgrade(config, revision)
 
 
+async def _written_by_an_earlier_version(
+    database_url: str, work: Callable[[Connection], None]
+) -> None:
+    """`work` run on the database without migrating it to the newest revision first."""
+    store = SqlStore.connect(database_url)  # connect(), not open(): it must not migrate
+    try:
+        await store.run_in_transaction(work)
+    finally:
+        await store.close()
+
+
 async def test_steps_stored_before_the_published_payload_still_display(database_url: str) -> None:
     def old_database(conn: Connection) -> None:
         _upgrade_to(conn, "0002")
@@ -112,11 +124,7 @@ async def test_steps_stored_before_the_published_payload_still_display(database_
             {"json": json.dumps(_OLD_STEP)},
         )
 
-    store = SqlStore.connect(database_url)
-    try:
-        await store.run_in_transaction(old_database)
-    finally:
-        await store.close()
+    await _written_by_an_earlier_version(database_url, old_database)
 
     store = await SqlStore.open(database_url)
     try:
@@ -158,11 +166,7 @@ async def test_post_and_expire_jobs_of_an_earlier_version_move_onto_their_steps(
                 {"id": step.step_id, "attempts": attempts},
             )
 
-    store = SqlStore.connect(database_url)
-    try:
-        await store.run_in_transaction(database_at_0004)
-    finally:
-        await store.close()
+    await _written_by_an_earlier_version(database_url, database_at_0004)
 
     store = await SqlStore.open(database_url)
     try:
