@@ -30,7 +30,6 @@ from bot.intercom.client import IntercomClient
 from bot.intercom.webhook import MAX_BODY_BYTES
 from bot.jobs.services import Services
 from bot.lifecycle import Lifecycle
-from bot.listener import install as install_listener_limits
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
 from bot.redact import Redactor
 from bot.routes import IntercomWebhook, SlackEvents
@@ -169,7 +168,6 @@ def create_app(
     )
 
     app = web.Application(client_max_size=MAX_BODY_BYTES)
-    install_listener_limits(app)
     app[STORE], app[WORKER], app[BOLT], app[METRICS] = store, worker, bolt, metrics
     app[DRAINING], app[CLOCK] = Draining(), Clock(clock)
     app[_PARTS] = _Parts((jobs_slack, listeners_slack), http, store, worker, intake, interactions)

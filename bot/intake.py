@@ -1,6 +1,6 @@
 """Group commit for webhooks: steps arriving while a transaction runs share the next one.
 
-One writer task takes whatever has queued up and stores it all with one `add_steps`, so 32
+One writer task takes whatever has queued up and stores it all with one `add_deliveries`, so 32
 concurrent deliveries cost about one transaction instead of 32 queued behind each other.
 On a pooled backend (PostgreSQL) it keeps a few such transactions in flight, so a batch
 does not wait for the previous one's round trips.
@@ -17,7 +17,7 @@ import math
 import time
 from collections.abc import Callable
 
-from bot.domain import Step
+from bot.intercom.webhook import Received
 from bot.store import SqlStore
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class IntakeClosed(Exception):
     """The intake is stopping (or was never started): the step was not stored."""
 
 
-_Pending = tuple[Step, asyncio.Future[bool]]
+_Pending = tuple[Received, asyncio.Future[bool]]
 
 
 class StepIntake:
@@ -58,8 +58,8 @@ class StepIntake:
         self._last_arrival = -math.inf  # event-loop time of the latest add()
         self._waiting = 0  # add() calls not yet answered
 
-    async def add(self, step: Step) -> bool:
-        """Stores `step` (with its jobs); True if new. Returns once it is committed."""
+    async def add(self, step: Received) -> bool:
+        """Stores `step`; True if new. Returns once it is committed."""
         if self._task is None or self._closing:
             raise IntakeClosed("not accepting steps")
         loop = asyncio.get_running_loop()
@@ -137,7 +137,7 @@ class StepIntake:
 
     async def _write(self, batch: list[_Pending]) -> None:
         try:
-            results = await self._store.add_steps([step for step, _ in batch], self._clock())
+            results = await self._store.add_deliveries([step for step, _ in batch], self._clock())
         except Exception as exc:
             if len(batch) > 1:
                 # One step the database refuses must not fail the others: store each

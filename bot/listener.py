@@ -17,7 +17,6 @@ import asyncio
 import logging
 import resource
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -32,7 +31,6 @@ DEFAULT_MAX_CONNECTIONS = 1000
 # log files, the event loop's own.
 _RESERVED_DESCRIPTORS = 128
 _REFUSED_LOG_INTERVAL_SECONDS = 1.0
-_BUSY = web.AppKey("listener_busy", set[RequestHandler])
 _SERVICE_UNAVAILABLE = (
     b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 )
@@ -58,10 +56,9 @@ def connection_cap(wanted: int, descriptor_limit: int) -> int:
 class _Connections:
     """Admits connections up to the cap, evicting idle ones first."""
 
-    def __init__(self, limit: int, busy: set[RequestHandler]) -> None:
+    def __init__(self, limit: int) -> None:
         self.limit = limit
         self._open: dict[RequestHandler, None] = {}  # in order of arrival
-        self._busy = busy
         self._last_refusal_log = -float("inf")
         self._refused_since_log = 0
 
@@ -77,7 +74,9 @@ class _Connections:
 
     def _evict_idle(self) -> bool:
         for handler in self._open:
-            if handler not in self._busy:
+            # A connection with a request in progress is never the one evicted: aiohttp's
+            # own flag (tests/e2e/test_hostile_input.py would see it go).
+            if not handler._request_in_progress:
                 del self._open[handler]
                 handler.force_close()
                 self._note("connection cap reached; closed the oldest idle connection")
@@ -98,28 +97,10 @@ class _Connections:
             self._refused_since_log = 0
 
 
-@web.middleware
-async def _mark_busy(request: web.Request, handler: Callable[[web.Request], Awaitable[Any]]) -> Any:
-    # A connection with a request in progress is never the one evicted at the cap.
-    busy = request.app[_BUSY]
-    protocol = request.protocol
-    busy.add(protocol)
-    try:
-        return await handler(request)
-    finally:
-        busy.discard(protocol)
-
-
-def install(app: web.Application) -> None:
-    """Adds what the listener needs to the app (before it is frozen)."""
-    app[_BUSY] = set()
-    app.middlewares.insert(0, _mark_busy)
-
-
 class _Runner(web.AppRunner):
     def __init__(self, app: web.Application, *, max_connections: int, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
-        self.connections = _Connections(max_connections, app[_BUSY])
+        self.connections = _Connections(max_connections)
 
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()
@@ -191,6 +172,10 @@ async def read_body(request: web.Request, limit: int, seconds: float) -> bytes:
     """
     if request.content_length is not None and request.content_length > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+    if request.content_length is not None and request.content.is_eof():
+        # All of it (no more than the limit, checked above) came with the headers, the
+        # usual case for a webhook: nothing to wait for, so no deadline to set.
+        return await request.read()
     chunks: list[bytes] = []
     size = 0
     try:

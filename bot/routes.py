@@ -16,8 +16,9 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from bot.intake import IntakeClosed, StepIntake
 from bot.intercom.webhook import (
     MAX_BODY_BYTES,
+    Ignored,
     WebhookRejected,
-    parse_delivery,
+    check_delivery,
     signature_is_valid,
 )
 from bot.listener import DEFAULT_BODY_TIMEOUT_SECONDS, read_body
@@ -64,13 +65,12 @@ class IntercomWebhook:
         if not signature_is_valid(body, request.headers.get("X-Hub-Signature"), self.client_secret):
             return self._refuse(401, "missing or invalid X-Hub-Signature")
         try:
-            delivery = parse_delivery(body, self.allowed_origins)
+            step = check_delivery(body, self.allowed_origins)
         except WebhookRejected as exc:
             return self._refuse(exc.status, exc.reason)
-        if delivery.step is None:
+        if isinstance(step, Ignored):
             self.metrics.webhooks.labels("ignored").inc()
-            return web.json_response({"ok": True, "ignored": delivery.topic})
-        step = delivery.step
+            return web.json_response({"ok": True, "ignored": step.topic})
         try:
             is_new = await self.intake.add(step)
         except IntakeClosed:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -39,8 +40,9 @@ steps = Table(
     Column("step_id", String(255), primary_key=True),
     Column("conversation_id", String(255), nullable=False),
     Column("state", String(32), nullable=False),
-    # The frozen Step as Intercom sent it (JSON of bot.domain.Step).
-    Column("step_json", Text, nullable=False),
+    # A step the bot made itself (a test), or one stored before migration 0006: the
+    # frozen Step (JSON of bot.domain.Step). None for a delivered step (see `delivery`).
+    Column("step_json", Text, nullable=True),
     Column("received_at", Float, nullable=False),
     Column("expires_at", BigInteger, nullable=True),
     Column("channel_id", String(64), nullable=True),
@@ -70,6 +72,11 @@ steps = Table(
     Column("post_locked_until", Float, nullable=True),
     Column("post_attempts", Integer, nullable=False, server_default="0"),
     Column("post_error", Text, nullable=True),
+    # A delivered step (migration 0006): Intercom's webhook body exactly as it was
+    # signed, which the Step is read from (bot.intercom.webhook.step_of_delivery), and
+    # the checks' verdict on it at receipt: why it cannot be answered, or None.
+    Column("delivery", LargeBinary, nullable=True),
+    Column("unanswerable", Text, nullable=True),
     Index("ix_steps_state_received", "state", "received_at"),
     Index("ix_steps_conversation", "conversation_id"),
     # The Home tab's "answered by you" and `/hitl stats` (migration 0002), precedent

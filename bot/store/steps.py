@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table, or_, select, text, update
-from sqlalchemy.dialects import sqlite
 
 from bot import lifecycle
 from bot.domain import Answer, Precedent, Step, StepRecord, StepState
+from bot.intercom.webhook import Received, step_of_delivery
 from bot.lifecycle import NOTHING, Effects
 from bot.store import outbox
 from bot.store.base import StoreBase
+from bot.store.database import SqliteDatabase
 from bot.store.schema import jobs, steps
 
 OPEN_STATES = (StepState.RECEIVED.value, StepState.POSTED.value)
@@ -39,9 +40,17 @@ class ClaimResult:
     previous: str | None = None
 
 
+def step_of_row(row: Any) -> Step:
+    """A delivered step is read from the body Intercom signed, with the verdict its checks
+    gave at receipt; a step the bot made itself (or one stored before) from its JSON."""
+    if row.delivery is not None:
+        return step_of_delivery(row.delivery, row.unanswerable)
+    return Step.model_validate_json(row.step_json)
+
+
 def record_of(row: Any) -> StepRecord:
     return StepRecord(
-        step=Step.model_validate_json(row.step_json),
+        step=step_of_row(row),
         state=StepState(row.state),
         received_at=row.received_at,
         channel_id=row.channel_id,
@@ -72,6 +81,8 @@ _NEW_STEP_COLUMNS = (
     "conversation_id",
     "state",
     "step_json",
+    "delivery",
+    "unanswerable",
     "received_at",
     "expires_at",
     "procedure_name",
@@ -80,7 +91,11 @@ _NEW_STEP_COLUMNS = (
 
 
 def _sqlite_insert(table: Table, columns: Sequence[str]) -> str:
-    return str(table.insert().compile(dialect=sqlite.dialect(), column_keys=list(columns)))
+    """INSERT of `columns` in the order given (a compiled insert would list them in the
+    table's order); a name the table lacks fails at import."""
+    names = [table.c[name].name for name in columns]
+    marks = ", ".join("?" * len(names))
+    return f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608
 
 
 _SQLITE_ADD_STEPS = _sqlite_insert(steps, _NEW_STEP_COLUMNS)
@@ -97,17 +112,19 @@ _POSTGRES_ADD_STEPS = text(
     """
     WITH new AS (
         INSERT INTO steps
-            (step_id, conversation_id, state, step_json, received_at, expires_at, procedure_name,
-             post_at)
-        SELECT s.step_id, s.conversation_id, :state, s.step_json, :now, s.expires_at, s.procedure,
-            :now
+            (step_id, conversation_id, state, step_json, delivery, unanswerable, received_at,
+             expires_at, procedure_name, post_at)
+        SELECT s.step_id, s.conversation_id, :state, s.step_json, s.delivery, s.unanswerable,
+            :now, s.expires_at, s.procedure, :now
         FROM unnest(
             CAST(:step_ids AS text[]),
             CAST(:conversation_ids AS text[]),
             CAST(:step_jsons AS text[]),
+            CAST(:deliveries AS bytea[]),
+            CAST(:unanswerables AS text[]),
             CAST(:expires AS bigint[]),
             CAST(:procedures AS text[])
-        ) AS s(step_id, conversation_id, step_json, expires_at, procedure)
+        ) AS s(step_id, conversation_id, step_json, delivery, unanswerable, expires_at, procedure)
         ON CONFLICT (step_id) DO NOTHING
         RETURNING step_id
     ), new_jobs AS (
@@ -127,12 +144,10 @@ _POSTGRES_ADD_STEPS = text(
 
 
 def _add_new_steps_sqlite(
-    conn: Connection, rows: list[tuple[Any, ...]], job_rows: list[tuple[Any, ...]]
+    driver: sqlite3.Connection, rows: list[tuple[Any, ...]], job_rows: list[tuple[Any, ...]]
 ) -> set[str]:
     """Inserts the rows (in _NEW_STEP_COLUMNS order) whose step is not stored yet, with
     their jobs (in outbox.NEW_JOB_COLUMNS order); returns their step ids."""
-    driver = conn.connection.driver_connection
-    assert isinstance(driver, sqlite3.Connection)
     wanted = [row[0] for row in rows]
     marks = ",".join("?" * len(wanted))  # only placeholders are formatted in
     found = driver.execute(f"SELECT step_id FROM steps WHERE step_id IN ({marks})", wanted)  # noqa: S608
@@ -150,19 +165,19 @@ def _add_new_steps_postgres(
     conn: Connection, rows: list[tuple[Any, ...]], job_rows: list[tuple[Any, ...]], now: float
 ) -> set[str]:
     """As `_add_new_steps_sqlite`, in one statement."""
-    step_ids, conversation_ids, states, step_jsons, _, expires, procedures, _ = zip(
-        *rows, strict=True
-    )
+    columns = dict(zip(_NEW_STEP_COLUMNS, zip(*rows, strict=True), strict=True))
     job_columns = list(zip(*job_rows, strict=True)) if job_rows else [()] * 6
     found = conn.execute(
         _POSTGRES_ADD_STEPS,
         {
-            "step_ids": list(step_ids),
-            "conversation_ids": list(conversation_ids),
-            "step_jsons": list(step_jsons),
-            "expires": list(expires),
-            "procedures": list(procedures),
-            "state": states[0],
+            "step_ids": list(columns["step_id"]),
+            "conversation_ids": list(columns["conversation_id"]),
+            "step_jsons": list(columns["step_json"]),
+            "deliveries": list(columns["delivery"]),
+            "unanswerables": list(columns["unanswerable"]),
+            "expires": list(columns["expires_at"]),
+            "procedures": list(columns["procedure_name"]),
+            "state": StepState.RECEIVED.value,
             "now": now,
             "job_step_ids": list(job_columns[0]),
             "job_kinds": list(job_columns[1]),
@@ -187,52 +202,84 @@ def step_row(conn: Connection, step_id: str) -> Any:
 
 
 class StepRows(StoreBase):
+    async def add_deliveries(self, received: Sequence[Received], now: float) -> list[bool]:
+        """Stores the delivered steps not seen before, each as Intercom signed it; returns,
+        per step, whether it was new (a retried delivery changes nothing).
+
+        The webhook's hot path: one transaction for the intake's whole batch, one row per
+        step and no job rows (the row is due to be posted; its expiry is swept).
+        """
+        received_state = StepState.RECEIVED.value
+        rows = [  # in _NEW_STEP_COLUMNS order
+            (
+                r.step_id,
+                r.conversation_id,
+                received_state,
+                None,
+                r.delivery,
+                r.unanswerable,
+                now,
+                r.expires_at,
+                r.procedure_name,
+                now,  # due to be posted: the step row is its own outbox
+            )
+            for r in received
+        ]
+        return await self._add_rows(rows, [], now)
+
     async def add_steps(
         self,
         new_steps: Sequence[Step],
         now: float,
         follow_ups: FollowUps = lifecycle.received,
     ) -> list[bool]:
-        """Stores steps not seen before, each with the jobs `follow_ups` gives it.
-
-        Returns, per step, whether it was new: a retried delivery changes nothing.
-        One transaction whatever the number of steps (the webhook intake commits
-        concurrent deliveries together), with a fixed few statements sent as batches.
-        """
-        if not new_steps:
-            return []
-        unique = {step.step_id: step for step in new_steps}
-        received = StepState.RECEIVED.value
+        """Stores steps the bot holds as `Step`s (a test step, say) not seen before, each
+        with the jobs `follow_ups` gives it; returns, per step, whether it was new."""
+        received_state = StepState.RECEIVED.value
         rows = [  # in _NEW_STEP_COLUMNS order
             (
                 step.step_id,
                 step.conversation_id,
-                received,
+                received_state,
                 step.model_dump_json(),
+                None,
+                None,  # the verdict is in the Step
                 now,
                 step.expires_at,
                 None if step.test else step.procedure_name,  # tests never count as precedent
-                now,  # due to be posted: the step row is its own outbox
+                now,
             )
-            for step in unique.values()
+            for step in new_steps
         ]
         job_rows = [
             outbox.job_row(step.step_id, follow_up)
-            for step in unique.values()
+            for step in {step.step_id: step for step in new_steps}.values()
             for follow_up in follow_ups(step, now).jobs
         ]
+        return await self._add_rows(rows, job_rows, now)
 
-        def work(conn: Connection) -> set[str]:
-            if self._dialect == "postgresql":
-                return _add_new_steps_postgres(conn, rows, job_rows, now)
-            return _add_new_steps_sqlite(conn, rows, job_rows)
+    async def _add_rows(
+        self, rows: list[tuple[Any, ...]], job_rows: list[tuple[Any, ...]], now: float
+    ) -> list[bool]:
+        """One transaction whatever the number of rows, with a fixed few statements sent
+        as batches; a step id twice in `rows` is stored (and new) once."""
+        if not rows:
+            return []
+        unique = list({row[0]: row for row in rows}.values())
 
-        inserted = await self._write(work)
+        if isinstance(self._db, SqliteDatabase):
+            inserted = await self._db.write_driver(
+                lambda driver: _add_new_steps_sqlite(driver, unique, job_rows), urgent=self._urgent
+            )
+        else:
+            inserted = await self._write(
+                lambda conn: _add_new_steps_postgres(conn, unique, job_rows, now)
+            )
         seen: set[str] = set()
         result = []
-        for step in new_steps:
-            result.append(step.step_id in inserted and step.step_id not in seen)
-            seen.add(step.step_id)
+        for row in rows:
+            result.append(row[0] in inserted and row[0] not in seen)
+            seen.add(row[0])
         return result
 
     async def get(self, step_id: str) -> StepRecord | None:

@@ -12,26 +12,26 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import DataError
 
-from bot.domain import Step
 from bot.intake import MAX_YIELD_SECONDS, QUIET_SECONDS, IntakeClosed, StepIntake
+from bot.intercom.webhook import Received
 from bot.store import SqlStore
 from bot.store import steps as store_steps
 from bot.testing.local_stack import LocalStack
-from tests.store.factories import make_step
+from tests.store.factories import make_received
 
 from .helpers import fresh_payload, posts_for, step_id_of, wait_posted
 
 
 def _count_batches(stack: LocalStack) -> list[int]:
-    """Records the size of every add_steps call the intake makes."""
+    """Records the size of every add_deliveries call the intake makes."""
     sizes: list[int] = []
-    add_steps = stack.store.add_steps
+    add_deliveries = stack.store.add_deliveries
 
-    async def counting(new_steps: Sequence[Step], now: float) -> list[bool]:
+    async def counting(new_steps: Sequence[Received], now: float) -> list[bool]:
         sizes.append(len(new_steps))
-        return await add_steps(new_steps, now)
+        return await add_deliveries(new_steps, now)
 
-    stack.store.add_steps = counting  # type: ignore[method-assign]
+    stack.store.add_deliveries = counting  # type: ignore[method-assign]
     return sizes
 
 
@@ -99,18 +99,18 @@ async def test_a_step_the_database_refuses_fails_only_its_own_delivery(
 ) -> None:
     good = [fresh_payload(stack) for _ in range(20)]
     poison = fresh_payload(stack)
-    add_steps = stack.store.add_steps
+    add_deliveries = stack.store.add_deliveries
     refused: list[int] = []
 
-    async def refusing(new_steps: Sequence[Step], now: float) -> list[bool]:
+    async def refusing(new_steps: Sequence[Received], now: float) -> list[bool]:
         # As a database refuses one row (a value too long for its column, say): the
         # whole transaction fails, whichever other steps it carried.
         if any(step.step_id == step_id_of(poison) for step in new_steps):
             refused.append(len(new_steps))
             raise sql_error()
-        return await add_steps(new_steps, now)
+        return await add_deliveries(new_steps, now)
 
-    stack.store.add_steps = refusing  # type: ignore[method-assign]
+    stack.store.add_deliveries = refusing  # type: ignore[method-assign]
     answers = await asyncio.gather(
         *(stack.send_webhook(p) for p in [*good[:10], poison, *good[10:]])
     )
@@ -134,7 +134,7 @@ async def test_intake_stop_commits_what_is_queued_then_refuses(sqlite_url: str) 
     try:
         intake = StepIntake(store)
         intake.start()
-        steps = [make_step() for _ in range(5)]
+        steps = [make_received() for _ in range(5)]
         adds = [asyncio.ensure_future(intake.add(step)) for step in steps]
         await asyncio.sleep(0)  # all five queued
         await intake.stop()
@@ -143,7 +143,7 @@ async def test_intake_stop_commits_what_is_queued_then_refuses(sqlite_url: str) 
         for step in steps:
             assert await store.get(step.step_id) is not None
         with pytest.raises(IntakeClosed):
-            await intake.add(make_step())
+            await intake.add(make_received())
     finally:
         await store.close()
 
@@ -165,7 +165,7 @@ class _InstantStore:
 
     write_concurrency = 1
 
-    async def add_steps(self, new_steps: Sequence[Step], now: float) -> list[bool]:
+    async def add_deliveries(self, new_steps: Sequence[Received], now: float) -> list[bool]:
         return [True] * len(new_steps)
 
 
@@ -174,7 +174,7 @@ async def test_worker_waits_for_a_gap_in_webhooks_but_never_longer_than_the_boun
     intake = StepIntake(_InstantStore())  # type: ignore[arg-type]
     intake.start()
     try:
-        await intake.add(make_step())
+        await intake.add(make_received())
         started = loop.time()
         await intake.quiet()
         after_one = loop.time() - started
@@ -183,7 +183,7 @@ async def test_worker_waits_for_a_gap_in_webhooks_but_never_longer_than_the_boun
 
         async def arrive() -> bool:
             arrivals.append(loop.time())  # in the same step as add() notes its arrival
-            return await intake.add(make_step())
+            return await intake.add(make_received())
 
         async def flood() -> None:
             while True:  # a webhook every half millisecond, scheduling permitting
@@ -218,7 +218,7 @@ class _HeldStore:
         self.writing: list[int] = []  # batch sizes of the transactions now running
         self.most_at_once = 0
 
-    async def add_steps(self, new_steps: Sequence[Step], now: float) -> list[bool]:
+    async def add_deliveries(self, new_steps: Sequence[Received], now: float) -> list[bool]:
         self.writing.append(len(new_steps))
         self.most_at_once = max(self.most_at_once, len(self.writing))
         try:
@@ -234,7 +234,7 @@ async def test_worker_waits_while_a_webhook_waits_for_its_commit() -> None:
     intake = StepIntake(store)  # type: ignore[arg-type]
     intake.start()
     try:
-        waiting = asyncio.ensure_future(intake.add(make_step()))
+        waiting = asyncio.ensure_future(intake.add(make_received()))
         await asyncio.sleep(QUIET_SECONDS * 5)  # long after the arrival: no gap by time alone
         started = loop.time()
         quiet = asyncio.ensure_future(intake.quiet())
@@ -260,7 +260,7 @@ async def test_intake_keeps_as_many_transactions_in_flight_as_the_backend_takes(
     try:
         adds = []
         for _ in range(5):  # one at a time, so each would be a batch of its own
-            adds.append(asyncio.ensure_future(intake.add(make_step())))
+            adds.append(asyncio.ensure_future(intake.add(make_received())))
             await asyncio.sleep(0.01)
 
         assert len(store.writing) == concurrency  # the rest wait for a free slot

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from bot.domain import Answer, AnswerValue, Attribute, Step, StepState
+from bot.intercom.webhook import Received, check_delivery
 from bot.lifecycle import Lifecycle
 from bot.store import SqlStore
+from bot.testing.deliveries import fresh_delivery
 
 
 def make_step(
@@ -24,6 +27,19 @@ def make_step(
         attributes=(Attribute(identifier="approve", data_type="boolean", name="Approve"),),
         expires_at=expires_at,
     )
+
+
+_ORIGIN = "https://api.intercom.io"
+
+
+def make_received(step_id: str | None = None, *, sample: str = "refund_approval") -> Received:
+    """A delivery of `sample` as the webhook stores it, checked as the webhook checks it."""
+    payload = fresh_delivery(sample, callback_origin=_ORIGIN)
+    if step_id is not None:
+        payload["data"]["item"]["step_id"] = step_id
+    received = check_delivery(json.dumps(payload).encode(), [_ORIGIN])
+    assert isinstance(received, Received)
+    return received
 
 
 def make_answer(user_id: str = "U0ALICE", value: bool = True, at: float = 100.0) -> Answer:

@@ -15,7 +15,7 @@ from bot.slack.blocks import step_message
 from bot.store import SqlStore
 from bot.store.sql import _MIGRATIONS
 
-from .factories import make_step
+from .factories import make_received, make_step
 
 
 def _head() -> str:
@@ -182,3 +182,38 @@ async def test_post_and_expire_jobs_of_an_earlier_version_move_onto_their_steps(
         [(waiting.step_id, 0), (tried.step_id, 2)]
     )
     assert all(j.on_step_row for j in claimed)
+
+
+async def test_steps_stored_before_deliveries_were_kept_whole_still_read(
+    database_url: str,
+) -> None:
+    """0006: a step stored as Step JSON (every step before it) reads as before, beside one
+    stored as its signed delivery."""
+    before = make_step(expires_at=5_000)
+    after = make_received()
+
+    def database_at_0005(conn: Connection) -> None:
+        _upgrade_to(conn, "0005")
+        conn.execute(
+            text(
+                "INSERT INTO steps (step_id, conversation_id, state, step_json, received_at,"
+                " expires_at, post_at) VALUES (:id, 'c', 'received', :json, 1.0, 5000, 1.0)"
+            ),
+            {"id": before.step_id, "json": before.model_dump_json()},
+        )
+
+    await _written_by_an_earlier_version(database_url, database_at_0005)
+
+    store = await SqlStore.open(database_url)
+    try:
+        assert await store.add_deliveries([after], 2.0) == [True]
+        old, new = await store.get(before.step_id), await store.get(after.step_id)
+        due = await store.claim_jobs("new", 10.0, 30.0, 10)
+    finally:
+        await store.close()
+
+    assert old is not None
+    assert old.step == before
+    assert new is not None
+    assert new.step == after.step()
+    assert sorted(j.step_id for j in due) == sorted([before.step_id, after.step_id])

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+
+from sqlalchemy import text
 
 from bot.domain import JobKind, StepState
 from bot.store import SqlStore
 
-from .factories import make_answer, make_step, settle
+from .factories import make_answer, make_received, make_step, settle
 
 NOW = 1_000.0
 
@@ -67,6 +70,44 @@ async def test_a_batch_stores_only_its_new_steps_each_due_to_be_posted(store: Sq
     record = await store.get(fresh.step_id)
     assert record is not None
     assert (record.step, record.state, record.received_at) == (fresh, StepState.RECEIVED, NOW + 1)
+
+
+async def test_a_delivery_is_kept_as_signed_and_read_as_the_step_it_holds(
+    store: SqlStore,
+) -> None:
+    """The webhook stores the body byte for byte, with its columns and verdict; the step
+    read back is the one the body holds. A repeat, in the same batch or later, is not new."""
+    delivered, refused = make_received(), make_received(sample="single_boolean")
+    refused = dataclasses.replace(refused, unanswerable="its callback URL is odd")
+
+    assert await store.add_deliveries([delivered, refused, delivered], NOW) == [True, True, False]
+    assert await store.add_deliveries([delivered], NOW + 1) == [False]
+
+    kept = await store.run_in_transaction(
+        lambda conn: conn.execute(
+            text(
+                "SELECT delivery, unanswerable, step_json, conversation_id, expires_at,"
+                " procedure_name, post_at FROM steps WHERE step_id = :id"
+            ),
+            {"id": delivered.step_id},
+        ).one()
+    )
+    assert bytes(kept.delivery) == delivered.delivery
+    assert (kept.unanswerable, kept.step_json, kept.post_at) == (None, None, NOW)
+    assert (kept.conversation_id, kept.expires_at, kept.procedure_name) == (
+        delivered.conversation_id,
+        delivered.expires_at,
+        delivered.procedure_name,
+    )
+    record = await store.get(delivered.step_id)
+    assert record is not None
+    assert record.step == delivered.step()
+    assert record.step.hitl_question
+    assert record.step.attributes
+    odd = await store.get(refused.step_id)
+    assert odd is not None
+    assert odd.step.unanswerable == "its callback URL is odd"
+    assert not odd.step.answerable
 
 
 async def test_concurrent_answers_have_exactly_one_winner(store: SqlStore) -> None:
