@@ -70,12 +70,15 @@ def throughput_rows(r: Results) -> list[Row]:
     bot, bare, backlog = r.bot, r.bare, r.backlog
     rate_ratio = ratio(bot.rate, bare.rate)
     p99_ratio = ratio(bot.ack.p99, bare.ack.p99)
+    # Issue 15's goals: at least 0.7x the bare receiver (aiming at 0.8x), and an ack p99
+    # within twice the bare receiver's plus 5 ms.
+    p99_limit = 2 * bare.ack.p99 + 0.005
     return [
         Row(
             f"1. webhooks/s, {r.plan.concurrency} senders, {bot.count:,} steps",
             f"{bot.rate:,.0f}/s",
             f"{bare.rate:,.0f}/s",
-            verdict(rate_ratio, 0.8, at_most=False, text=f"{rate_ratio:.2f}x (≥0.8x)"),
+            verdict(rate_ratio, 0.7, at_most=False, text=f"{rate_ratio:.2f}x (≥0.7x, aim 0.8x)"),
         ),
         Row(
             "   webhook ack p50",
@@ -87,7 +90,12 @@ def throughput_rows(r: Results) -> list[Row]:
             "   webhook ack p99",
             ms(bot.ack.p99),
             ms(bare.ack.p99),
-            verdict(p99_ratio, 2.0, at_most=True, text=f"{p99_ratio:.2f}x (≤2x)"),
+            verdict(
+                bot.ack.p99,
+                p99_limit,
+                at_most=True,
+                text=f"{p99_ratio:.2f}x (≤2x+5 ms = {p99_limit * 1000:.1f} ms)",
+            ),
         ),
         Row(
             "   server CPU during the blast",

@@ -23,7 +23,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -231,6 +231,17 @@ class PostgresDatabase:
     async def read(self, work: Work[T], *, urgent: bool = False) -> T:
         async with self._engine.connect() as conn:
             return await conn.run_sync(work)
+
+    async def write_driver(self, work: Callable[[Any], Awaitable[T]], *, urgent: bool = False) -> T:
+        """As `write`, for work written against asyncpg's own connection (the webhook's
+        batch of new steps): SQLAlchemy's transaction, its greenlet hop and its statement
+        handling cost a third of the webhook's CPU on PostgreSQL (measured)."""
+        async with self._engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
+            async with driver.transaction():
+                return await work(driver)
 
     async def close(self) -> None:
         await self._engine.dispose()

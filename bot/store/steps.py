@@ -19,7 +19,7 @@ from bot.intercom.webhook import Received, step_of_delivery
 from bot.lifecycle import NOTHING, Effects
 from bot.store import outbox
 from bot.store.base import StoreBase
-from bot.store.database import SqliteDatabase
+from bot.store.database import PostgresDatabase, SqliteDatabase
 from bot.store.schema import jobs, steps
 
 OPEN_STATES = (StepState.RECEIVED.value, StepState.POSTED.value)
@@ -188,6 +188,38 @@ def _add_new_steps_postgres(
     return set(found.scalars())
 
 
+# The webhook's batch of deliveries on PostgreSQL, sent straight through asyncpg (the
+# same columns as _POSTGRES_ADD_STEPS, which keeps the general case): prepared once by
+# asyncpg, as its text never changes.
+_ASYNCPG_ADD_DELIVERIES = """
+    INSERT INTO steps
+        (step_id, conversation_id, state, delivery, unanswerable, received_at, expires_at,
+         procedure_name, post_at)
+    SELECT s.step_id, s.conversation_id, $1, s.delivery, s.unanswerable, $2, s.expires_at,
+        s.procedure, $2
+    FROM unnest($3::text[], $4::text[], $5::bytea[], $6::text[], $7::bigint[], $8::text[])
+        AS s(step_id, conversation_id, delivery, unanswerable, expires_at, procedure)
+    ON CONFLICT (step_id) DO NOTHING
+    RETURNING step_id
+"""
+
+
+async def _add_deliveries_asyncpg(driver: Any, rows: list[tuple[Any, ...]], now: float) -> set[str]:
+    columns = dict(zip(_NEW_STEP_COLUMNS, zip(*rows, strict=True), strict=True))
+    found = await driver.fetch(
+        _ASYNCPG_ADD_DELIVERIES,
+        StepState.RECEIVED.value,
+        now,
+        list(columns["step_id"]),
+        list(columns["conversation_id"]),
+        list(columns["delivery"]),
+        list(columns["unanswerable"]),
+        list(columns["expires_at"]),
+        list(columns["procedure_name"]),
+    )
+    return {record["step_id"] for record in found}
+
+
 def _claim_allows(user_id: str, now: float) -> Any:
     """Nobody else's claim holds: unclaimed, claimed by `user_id`, or the claim ran out."""
     return or_(
@@ -270,6 +302,11 @@ class StepRows(StoreBase):
         if isinstance(self._db, SqliteDatabase):
             inserted = await self._db.write_driver(
                 lambda driver: _add_new_steps_sqlite(driver, unique, job_rows), urgent=self._urgent
+            )
+        elif not job_rows and all(row[3] is None for row in unique):  # deliveries
+            assert isinstance(self._db, PostgresDatabase)
+            inserted = await self._db.write_driver(
+                lambda driver: _add_deliveries_asyncpg(driver, unique, now)
             )
         else:
             inserted = await self._write(
