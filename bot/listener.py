@@ -75,7 +75,7 @@ class _Connections:
     def _evict_idle(self) -> bool:
         for handler in self._open:
             # A connection with a request in progress is never the one evicted: aiohttp's
-            # own flag (tests/e2e/test_hostile_input.py would see it go).
+            # own flag (test_at_the_cap_a_request_in_progress_is_never_the_one_closed).
             if not handler._request_in_progress:
                 del self._open[handler]
                 handler.force_close()

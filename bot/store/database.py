@@ -232,7 +232,7 @@ class PostgresDatabase:
         async with self._engine.connect() as conn:
             return await conn.run_sync(work)
 
-    async def write_driver(self, work: Callable[[Any], Awaitable[T]], *, urgent: bool = False) -> T:
+    async def write_driver(self, work: Callable[[Any], Awaitable[T]]) -> T:
         """As `write`, for work written against asyncpg's own connection (the webhook's
         batch of new steps): SQLAlchemy's transaction, its greenlet hop and its statement
         handling cost a third of the webhook's CPU on PostgreSQL (measured)."""

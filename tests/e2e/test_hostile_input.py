@@ -176,6 +176,33 @@ async def test_connections_that_never_finish_their_headers_do_not_stall_anyone(
     assert 1 <= len(cap_lines) <= 3  # at most one a second, however many were closed
 
 
+async def test_at_the_cap_a_request_in_progress_is_never_the_one_closed(
+    tight: LocalStack,
+) -> None:
+    # 30 webhooks (the cap) whose handlers are running, each waiting for the rest of
+    # its body: none is idle, so a 31st connection is refused rather than one of them cut.
+    held = []
+    for _ in range(30):
+        reader, writer = await asyncio.open_connection("127.0.0.1", _port(tight))
+        writer.write(
+            b"POST /intercom/webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 1000\r\n\r\n{"topic"'
+        )
+        await writer.drain()
+        held.append((reader, writer))
+    try:
+        await asyncio.sleep(0.3)  # every handler has started and waits in read_body
+        refused = await _exchange(tight, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 5)
+        answers = [await asyncio.wait_for(reader.read(200), 5) for reader, _ in held]
+    finally:
+        for _, writer in held:
+            writer.close()
+
+    assert refused.startswith(b"HTTP/1.1 503")
+    # Each held request got its own answer (its body never came): none was closed.
+    assert all(answer.startswith(b"HTTP/1.1 408") for answer in answers), answers[:3]
+
+
 async def test_headers_not_finished_in_time_close_the_connection(tight: LocalStack) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", _port(tight))
     writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")

@@ -4,12 +4,14 @@ each is acknowledged only once its own step is stored, and a failure stores noth
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import DataError
 
 from bot.intake import MAX_YIELD_SECONDS, QUIET_SECONDS, IntakeClosed, StepIntake
@@ -272,3 +274,24 @@ async def test_intake_keeps_as_many_transactions_in_flight_as_the_backend_takes(
     finally:
         store.release.set()
         await intake.stop()
+
+
+async def test_a_delivery_is_stored_as_the_bytes_intercom_signed(stack: LocalStack) -> None:
+    """Through HTTP: the body is kept byte for byte (its key order and spacing too), and
+    the step posted from it is the one it holds."""
+    payload = fresh_payload(stack)
+    body = json.dumps(payload, indent=1, sort_keys=True).encode()
+
+    answer = await stack.send_webhook(body)
+
+    assert answer.status == 200
+    step_id = step_id_of(payload)
+    stored = await stack.store.run_in_transaction(
+        lambda conn: conn.execute(
+            text("SELECT delivery FROM steps WHERE step_id = :id"), {"id": step_id}
+        ).scalar_one()
+    )
+    assert bytes(stored) == body
+    await wait_posted(stack, step_id)
+    (post,) = posts_for(stack, step_id)
+    assert payload["data"]["item"]["hitl_question"] in json.dumps(post["blocks"])
