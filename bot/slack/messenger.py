@@ -169,6 +169,9 @@ class SlackMessenger:
         # Steps whose every post attempt here is known not to have posted (paced, or
         # refused with 429): looking for an earlier post of one would be a wasted call.
         self._not_posted: set[str] = set()
+        self._workspace: str | None = None  # see _workspace_url
+        self._workspace_asked = False
+        self._workspace_lock = asyncio.Lock()
 
     async def post_step(self, record: StepRecord, channel_id: str) -> PostedMessage:
         message = step_message(record, now=self._clock())
@@ -222,11 +225,33 @@ class SlackMessenger:
         return None
 
     async def _permalink(self, channel_id: str, ts: str) -> str | None:
+        """A link to a top-level message, in the form `chat.getPermalink` answers
+        (`<workspace URL>archives/<channel>/p<ts without its dot>`), built from the
+        workspace's URL: a second Slack call per post cost more CPU than the post's own
+        store transactions. Asked of Slack only while that URL is unknown."""
+        base = await self._workspace_url()
+        if base is not None:
+            return f"{base}archives/{channel_id}/p{ts.replace('.', '')}"
         try:
             link = await self._call("chat_getPermalink", channel=channel_id, message_ts=ts)
         except (SlackRetryable, SlackPermanent):
             return None  # only a convenience for /hitl; never worth re-posting for
         return str(link["permalink"])
+
+    async def _workspace_url(self) -> str | None:
+        """The workspace's URL from `auth.test`, asked until Slack answers once (it does
+        not change for a bot token); None if that answer had no usable URL."""
+        async with self._workspace_lock:
+            if not self._workspace_asked:
+                try:
+                    auth = await self._call("auth_test")
+                except (SlackRetryable, SlackPermanent):
+                    return None
+                self._workspace_asked = True
+                url = auth.get("url")
+                if isinstance(url, str) and url.startswith("https://"):
+                    self._workspace = url if url.endswith("/") else url + "/"
+            return self._workspace
 
     async def update_step(self, record: StepRecord) -> None:
         if record.channel_id is None or record.message_ts is None:

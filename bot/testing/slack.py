@@ -54,6 +54,7 @@ class _Fault:
     status: int
     retry_after: int | None
     delay: float
+    after: bool = False  # the call is carried out first; only its answer is late
 
 
 @dataclass
@@ -231,6 +232,11 @@ class FakeSlack(LoopbackServer):
         queue = self._faults.setdefault(method, deque())
         queue.extend(_Fault(error, status, retry_after, delay) for _ in range(times))
 
+    def answer_late(self, method: str, *, delay: float) -> None:
+        """Carry out the next call of ``method``, then hold its answer for ``delay``
+        seconds: Slack did it, and the caller has not heard so yet."""
+        self._faults.setdefault(method, deque()).append(_Fault(None, 200, None, delay, after=True))
+
     # -- inspection ------------------------------------------------------------------------
 
     def calls_to(self, method: str, *, include_failed: bool = False) -> list[Params]:
@@ -321,7 +327,8 @@ class FakeSlack(LoopbackServer):
         method = request.match_info["method"]
         params = await _read_params(request)
         answer = self._authorize(request, params, method)
-        if answer is None:
+        late = self._late_answer(method) if answer is None else None
+        if answer is None and late is None:
             answer = await self._apply_fault(method)
         if answer is None:
             answer = self._throttle(method, params)
@@ -339,6 +346,9 @@ class FakeSlack(LoopbackServer):
             )
         )
         await self._notify()
+        if late is not None:  # done and recorded; only the answer waits
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), late.delay)
         return web.json_response(answer.body, status=answer.status, headers=answer.headers)
 
     async def _handle_response(self, request: web.Request) -> web.StreamResponse:
@@ -366,6 +376,12 @@ class FakeSlack(LoopbackServer):
         if isinstance(sent, str) and sent.startswith("xapp-"):
             return _error("not_allowed_token_type")
         return None if sent == self.token else _error("invalid_auth")
+
+    def _late_answer(self, method: str) -> _Fault | None:
+        queue = self._faults.get(method)
+        if queue and queue[0].after:
+            return queue.popleft()
+        return None
 
     async def _apply_fault(self, method: str) -> _Answer | None:
         queue = self._faults.get(method)

@@ -68,7 +68,7 @@ async def test_post_that_reached_slack_before_a_kill_is_not_posted_again(
     fakes: Fakes, bots: BotFactory, session: aiohttp.ClientSession, sqlite_url: str
 ) -> None:
     """chat.postMessage succeeded, then the bot died before it stored the message's ts."""
-    fakes.slack.fail_next("chat.getPermalink", status=503, delay=HANGS)
+    fakes.slack.answer_late("chat.postMessage", delay=HANGS)
     first, step_id = await _bot_sent_a_step(fakes, bots, session, sqlite_url)
     await fakes.slack.wait_for("chat.postMessage")
     await asyncio.sleep(IN_FLIGHT)

@@ -21,6 +21,7 @@ from .helpers import (
     message_ts,
     post_new_step,
     refund_state,
+    wait_stored_permalink,
     wait_updated,
 )
 
@@ -195,6 +196,8 @@ async def test_an_envelope_the_bot_could_not_handle_is_not_acked_and_is_handled_
     over the socket no ack; Slack's next delivery is handled, once."""
     socket = socket_of(socket_stack)
     step_id = await yes_no_step(socket_stack)
+    # The post's own Slack calls are over (its link is built from auth.test's answer).
+    await wait_stored_permalink(socket_stack, step_id)
     socket_stack.slack.fail_next("auth.test", status=500)
 
     envelope_id = await socket.send("interactive", yes_click(socket_stack, step_id))

@@ -208,3 +208,18 @@ async def test_conversations_history_lists_newest_first_with_metadata_on_request
     assert page["has_more"] is True
     assert rest["messages"][0]["metadata"] == metadata
     assert rest["response_metadata"]["next_cursor"] == ""
+
+
+async def test_answer_late_does_the_call_and_holds_only_its_answer(slack: FakeSlack) -> None:
+    slack.answer_late("chat.postMessage", delay=30)
+    posting = asyncio.create_task(client_for(slack).chat_postMessage(channel="C1", text="hi"))
+
+    (call,) = await slack.wait_for("chat.postMessage")
+    assert call["channel"] == "C1"
+    assert [m["text"] for m in slack.posted("C1")] == ["hi"]
+    await asyncio.sleep(0.1)
+    assert not posting.done()  # the caller has not heard
+    posting.cancel()
+    # Only that one call: the next is answered at once.
+    again = await client_for(slack).chat_postMessage(channel="C1", text="again")
+    assert again["ok"]

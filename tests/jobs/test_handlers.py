@@ -8,6 +8,7 @@ import time
 from dataclasses import replace
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.domain import JobKind, StepState
 from bot.errors import Permanent, Retryable
@@ -22,7 +23,7 @@ from bot.lifecycle import Effects, FollowUp
 from bot.testing.intercom import Reply
 from tests.store.factories import make_answer
 
-from .conftest import CHANNEL, Kit
+from .conftest import CHANNEL, TOKEN, Kit
 
 
 async def _posted(kit: Kit, **fields: object) -> str:
@@ -69,6 +70,41 @@ async def test_post_run_again_keeps_the_message_it_already_posted(kit: Kit) -> N
     await post_step(kit.services, retried)
 
     assert len(kit.slack.posted(CHANNEL)) == 1
+
+
+async def _link_slack_gives(kit: Kit, ts: str) -> str:
+    client = AsyncWebClient(token=TOKEN, base_url=kit.slack.base_url)
+    return str((await client.chat_getPermalink(channel=CHANNEL, message_ts=ts))["permalink"])
+
+
+async def test_posts_link_their_message_with_one_auth_test_between_them(kit: Kit) -> None:
+    """The link is the one chat.getPermalink answers, built from the workspace's URL:
+    one Slack call per post, not two."""
+    first, second = await _posted(kit), await _posted(kit)
+
+    assert len(kit.slack.calls_to("auth.test")) == 1
+    assert kit.slack.calls_to("chat.getPermalink") == []
+    for step_id in (first, second):
+        record = await kit.store.get(step_id)
+        assert record is not None
+        assert record.message_ts is not None
+        assert record.permalink == await _link_slack_gives(kit, record.message_ts)
+
+
+async def test_post_asks_slack_for_the_link_while_the_workspace_url_is_unknown(kit: Kit) -> None:
+    kit.slack.fail_next("auth.test", status=503)
+    step_id = await _posted(kit)
+
+    record = await kit.store.get(step_id)
+    assert record is not None
+    assert record.message_ts is not None
+    (asked,) = kit.slack.calls_to("chat.getPermalink")
+    assert asked == {"channel": CHANNEL, "message_ts": record.message_ts}
+    assert record.permalink == await _link_slack_gives(kit, record.message_ts)
+    # The next post asks auth.test again, and this time builds its link.
+    await _posted(kit)
+    assert len(kit.slack.calls_to("auth.test")) == 1
+    assert len(kit.slack.calls_to("chat.getPermalink")) == 2  # one by the bot, one above
 
 
 async def test_post_that_slack_refuses_raises_for_the_worker(kit: Kit) -> None:
