@@ -347,17 +347,18 @@ class StepRows(StoreBase):
         *,
         effects: Effects = NOTHING,
         precedent: Sequence[Precedent] = (),
-    ) -> StepRecord | None:
+    ) -> bool:
         """Remembers where the request message is; a step still `received` becomes
-        `posted` and its `effects` are written (once: only that move writes them). A step
-        that moved on meanwhile gets its message refreshed instead."""
+        `posted` and its `effects` are written (once: only that move writes them), and
+        True is returned. A step that moved on meanwhile gets its message refreshed
+        instead (False; also for a step that is gone)."""
 
-        def work(conn: Connection) -> Any:
+        def work(conn: Connection) -> bool:
             row = conn.execute(
                 select(steps.c.state).where(steps.c.step_id == step_id).with_for_update()
             ).first()
             if row is None:
-                return None
+                return False
             values: dict[str, Any] = {
                 "channel_id": channel_id,
                 "message_ts": message_ts,
@@ -366,16 +367,17 @@ class StepRows(StoreBase):
                     json.dumps([p.model_dump() for p in precedent]) if precedent else None
                 ),
             }
-            if row.state == StepState.RECEIVED.value:
+            posted: bool = row.state == StepState.RECEIVED.value
+            if posted:
                 values["state"] = StepState.POSTED.value
                 outbox.write(conn, step_id, effects)
             else:
                 outbox.write(conn, step_id, lifecycle.moved_on_while_posting())
             conn.execute(update(steps).where(steps.c.step_id == step_id).values(values))
-            return step_row(conn, step_id)
+            # Not read back: the post job has nothing more to do with the step.
+            return posted
 
-        fresh = await self._write(work)
-        return record_of(fresh) if fresh else None
+        return await self._write(work)
 
     async def settle(
         self,

@@ -182,9 +182,10 @@ async def test_post_that_lands_after_the_step_moved_on_queues_a_refresh(store: S
         for job in claimed:  # the post (now moot) and the refresh settle queued: done
             await store.finish_job(job, "me")
     assert await store.list_jobs(step.step_id) == []
-    record = await store.mark_posted(step.step_id, "C1", "1.0001", None)
+    assert await store.mark_posted(step.step_id, "C1", "1.0001", None) is False
+    record = await store.get(step.step_id)
     assert record is not None
-    assert record.state == StepState.EXPIRED
+    assert (record.state, record.message_ts) == (StepState.EXPIRED, "1.0001")
     assert [j.kind for j in await store.list_jobs(step.step_id)] == [JobKind.REFRESH]
 
 
