@@ -109,12 +109,13 @@ class Worker:
         backoff_base: float = 1.0,
         backoff_cap: float = 300.0,
         clock: Callable[[], float] = time.time,
-        yield_to: Callable[[], Awaitable[None]] | None = None,
+        yield_to: Callable[[], Awaitable[bool]] | None = None,
         sweeps: Sequence[Sweep] = (),
     ) -> None:
         """`yield_to`: awaited before each claim, so foreground work (acknowledging
-        webhooks) can go first; it must return within a bounded time. `sweeps`: run
-        before a claim at most once per `poll_interval`."""
+        webhooks) can go first; it must return within a bounded time, True if it returned
+        in a gap of foreground work that is pouring in (the worker then takes one job, not
+        a full share). `sweeps`: run before a claim at most once per `poll_interval`."""
         if lease <= 0:
             raise ValueError("lease must be positive")
         self._store = store
@@ -159,9 +160,12 @@ class Worker:
         while not self._stopping:
             free = self._concurrency - len(self._running)
             claimed: list[Job] = []
+            one_per_gap = False
             if free > 0:
-                if self._yield_to is not None:
-                    await self._yield_to()
+                if self._yield_to is not None and await self._yield_to():
+                    # A gap in a flood: each job started now delays the answers to the
+                    # requests behind it, so one job, and the next after the next wake.
+                    free, one_per_gap = 1, True
                 await self._sweep()
                 try:
                     claimed = await self._store.claim_jobs(
@@ -179,7 +183,7 @@ class Worker:
                 task = asyncio.create_task(self._run_one(job), name=f"job-{job.kind}-{job.id}")
                 self._running[task] = job
                 task.add_done_callback(self._on_done)
-            if claimed and len(claimed) == free:
+            if claimed and len(claimed) == free and not one_per_gap:
                 continue  # there may be more due right now
             await self._sleep()
 

@@ -263,3 +263,57 @@ def test_a_rule_until_the_step_expires_stops_at_the_earlier_deadline() -> None:
 
 async def _async(value: bool) -> bool:
     return value
+
+
+class _CountingClaims:
+    """The real store, with the `limit` of every claim noted."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+        self.limits: list[int] = []
+
+    async def claim_jobs(self, owner: str, now: float, lease: float, limit: int) -> list[Job]:
+        self.limits.append(limit)
+        return await self.store.claim_jobs(owner, now, lease, limit)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+
+@pytest.mark.parametrize("flooding", [True, False])
+async def test_in_a_gap_of_a_flood_the_worker_takes_one_job_at_a_time(
+    store: SqlStore, flooding: bool
+) -> None:
+    ran: list[str] = []
+
+    async def post(job: Job) -> None:
+        ran.append(job.step_id)
+
+    async def gap() -> bool:
+        return flooding
+
+    counting = _CountingClaims(store)
+    worker = Worker(
+        counting,  # type: ignore[arg-type]
+        {"post": post},
+        owner="me",
+        poll_interval=0.05,
+        lease=LEASE,
+        yield_to=gap,
+    )
+    steps = [make_step() for _ in range(3)]
+    await store.add_steps(steps, time.time())
+    worker.start()
+    try:
+
+        async def all_ran() -> bool:
+            return len(ran) == len(steps)
+
+        await wait_until(all_ran, "every job to run")
+    finally:
+        await worker.stop()
+    assert sorted(ran) == sorted(s.step_id for s in steps)
+    if flooding:
+        assert set(counting.limits) == {1}
+    else:
+        assert counting.limits[0] == 8  # a full share: the worker's concurrency
