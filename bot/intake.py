@@ -27,8 +27,8 @@ MAX_BATCH = 256
 # While webhooks pour in, the worker waits for a gap this long before taking more jobs
 # (see `quiet`) …
 QUIET_SECONDS = 0.002
-# Webhooks that arrived this recently make a gap one in a flood: the worker then takes
-# one job per gap, not a full share.
+# A gap that comes this soon after the latest webhook is a gap in a flood: the worker
+# then takes one job, not a full share.
 FLOOD_SECONDS = 0.05
 # … but never longer than this, so a flood that never stops still lets it work: up to
 # `concurrency` jobs every half second, still faster than Slack takes posts into a channel

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -34,13 +34,19 @@ async def store(db_url: str) -> AsyncIterator[SqlStore]:
         yield opened
 
 
-def _worker(store: SqlStore, handler: object, owner: str = "me") -> Worker:
+def _worker(
+    store: object,
+    handler: object,
+    owner: str = "me",
+    yield_to: Callable[[], Awaitable[bool]] | None = None,
+) -> Worker:
     return Worker(
-        store,
+        store,  # type: ignore[arg-type]
         {"post": handler, "expire": handler},  # type: ignore[dict-item]
         owner=owner,
         poll_interval=0.05,
         lease=LEASE,
+        yield_to=yield_to,
     )
 
 
@@ -289,27 +295,13 @@ async def test_in_a_gap_of_a_flood_the_worker_takes_one_job_at_a_time(
     async def post(job: Job) -> None:
         ran.append(job.step_id)
 
-    async def gap() -> bool:
-        return flooding
-
     counting = _CountingClaims(store)
-    worker = Worker(
-        counting,  # type: ignore[arg-type]
-        {"post": post},
-        owner="me",
-        poll_interval=0.05,
-        lease=LEASE,
-        yield_to=gap,
-    )
+    worker = _worker(counting, post, yield_to=lambda: _async(flooding))
     steps = [make_step() for _ in range(3)]
     await store.add_steps(steps, time.time())
     worker.start()
     try:
-
-        async def all_ran() -> bool:
-            return len(ran) == len(steps)
-
-        await wait_until(all_ran, "every job to run")
+        await wait_until(lambda: _async(len(ran) == len(steps)), "every job to run")
     finally:
         await worker.stop()
     assert sorted(ran) == sorted(s.step_id for s in steps)
