@@ -101,9 +101,8 @@ def _sqlite_insert(table: Table, columns: Sequence[str]) -> str:
 _SQLITE_ADD_STEPS = _sqlite_insert(steps, _NEW_STEP_COLUMNS)
 _SQLITE_ADD_JOBS = _sqlite_insert(jobs, outbox.NEW_JOB_COLUMNS)
 
-# PostgreSQL: one statement, sent straight through asyncpg on a pooled connection's own
-# transaction (SQLAlchemy's transaction, greenlet hop and statement handling were a third
-# of the webhook's CPU), so a batch costs three round trips (BEGIN, this, COMMIT).
+# PostgreSQL: one statement, sent alone straight through asyncpg (a transaction of its
+# own: see PostgresDatabase.statement), so a batch costs one round trip.
 # (A received step needs no job rows, but a caller may hand it some: tests, for one.)
 # Steps another instance stored first are skipped (ON CONFLICT); the jobs of the rest are
 # inserted by a second data-modifying CTE, which PostgreSQL runs to completion though
@@ -153,9 +152,9 @@ def _add_new_steps_sqlite(
 
 
 async def _add_new_steps_postgres(
-    driver: Any, rows: list[tuple[Any, ...]], job_rows: list[tuple[Any, ...]], now: float
+    db: PostgresDatabase, rows: list[tuple[Any, ...]], job_rows: list[tuple[Any, ...]], now: float
 ) -> set[str]:
-    """As `_add_new_steps_sqlite`, in one statement on asyncpg's connection."""
+    """As `_add_new_steps_sqlite`, in one statement of its own (a transaction alone)."""
     # In the order of the statement's arrays ($3 to $9, then $10 to $13).
     step_columns = [
         "step_id",
@@ -171,7 +170,7 @@ async def _add_new_steps_postgres(
     if job_rows:
         arrays += _arrays(job_rows, outbox.NEW_JOB_COLUMNS, job_columns)
     sql = _POSTGRES_ADD_STEPS_AND_JOBS if job_rows else _POSTGRES_ADD_STEPS
-    found = await driver.fetch(sql, StepState.RECEIVED.value, now, *arrays)
+    found = await db.statement(sql, StepState.RECEIVED.value, now, *arrays)
     return {record["step_id"] for record in found}
 
 
@@ -267,9 +266,7 @@ class StepRows(StoreBase):
             )
         else:
             assert isinstance(self._db, PostgresDatabase)
-            inserted = await self._db.write_driver(
-                lambda driver: _add_new_steps_postgres(driver, unique, job_rows, now)
-            )
+            inserted = await _add_new_steps_postgres(self._db, unique, job_rows, now)
         seen: set[str] = set()
         result = []
         for row in rows:

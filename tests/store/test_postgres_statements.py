@@ -1,0 +1,105 @@
+"""PostgreSQL's lone statements (the webhook's batch of new steps): one transaction each,
+on asyncpg's own few connections, and a server that dropped them does not fail a webhook."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from bot.store import SqlStore
+from bot.store.database import PostgresDatabase
+
+from .databases import _asyncpg_dsn, _with_database, opened_store
+from .factories import make_received
+
+NOW = 1_000.0
+
+
+@pytest.fixture
+async def store(postgres_url: str) -> AsyncIterator[SqlStore]:
+    async with opened_store(postgres_url) as opened:
+        yield opened
+
+
+async def _backends(dsn: str, *, end: bool) -> int:
+    """How many other sessions are open on this database; ends them if `end`."""
+    admin = await asyncpg.connect(dsn)
+    try:
+        action = "pg_terminate_backend(pid)" if end else "pid"
+        rows = await admin.fetch(
+            f"SELECT {action} FROM pg_stat_activity "  # noqa: S608 - one of two constants
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return len(rows)
+    finally:
+        await admin.close()
+
+
+async def test_a_batch_is_stored_by_one_statement_outside_any_open_transaction(
+    store: SqlStore, postgres_url: str
+) -> None:
+    database = store._db
+    assert isinstance(database, PostgresDatabase)
+
+    assert await store.add_deliveries([make_received("s1"), make_received("s2")], NOW) == [
+        True,
+        True,
+    ]
+
+    # Committed on its own: another connection sees both rows at once.
+    admin = await asyncpg.connect(_asyncpg_dsn(postgres_url))
+    try:
+        stored = await admin.fetchval("SELECT count(*) FROM steps")
+    finally:
+        await admin.close()
+    assert stored == 2
+    pool = database._statements
+    assert pool is not None
+    assert pool.get_max_size() == database.write_concurrency
+
+
+async def test_steps_are_stored_after_the_server_ended_every_connection(
+    store: SqlStore, postgres_url: str
+) -> None:
+    dsn = _asyncpg_dsn(postgres_url)
+    assert await store.add_deliveries([make_received("before")], NOW) == [True]
+    assert await _backends(dsn, end=True) >= 1  # the statement's, and the engine's
+
+    # The dead connection is found, every pooled one is replaced, the batch sent again.
+    assert await store.add_deliveries([make_received("after")], NOW + 1) == [True]
+    assert await store.add_deliveries([make_received("after")], NOW + 2) == [False]
+
+    assert {
+        record.step.step_id for record in (await store.get_many(["before", "after"])).values()
+    } == {
+        "before",
+        "after",
+    }
+
+
+async def test_a_server_that_is_gone_fails_the_batch_and_stores_nothing(
+    store: SqlStore, postgres_url: str
+) -> None:
+    database = store._db
+    assert isinstance(database, PostgresDatabase)
+    # Each connection is ended as it is made: the retry on a new connection fails too.
+    assert await store.add_deliveries([make_received("warm")], NOW) == [True]
+    dsn = _asyncpg_dsn(postgres_url)
+    name = dsn.rsplit("/", 1)[1]
+    # A database's connections are barred from another one.
+    admin = await asyncpg.connect(_asyncpg_dsn(_with_database(postgres_url, "postgres")))
+    try:
+        await admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+        )
+        with pytest.raises((asyncpg.PostgresError, OSError, asyncpg.InterfaceError)):
+            await store.add_deliveries([make_received("lost")], NOW + 1)
+        await admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+    finally:
+        await admin.close()
+
+    assert await store.add_deliveries([make_received("back")], NOW + 2) == [True]
+    assert set(await store.get_many(["warm", "lost", "back"])) == {"warm", "back"}
