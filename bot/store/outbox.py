@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from bot.lifecycle import COALESCED, Effects, FollowUp
 from bot.store.schema import jobs
@@ -14,6 +14,19 @@ from bot.store.schema import jobs
 # The columns of a job not yet attempted, in the order `job_row` gives them.
 NEW_JOB_COLUMNS = ("step_id", "kind", "run_at", "attempts", "created_at", "detail")
 _ADD_JOBS = jobs.insert()
+# Built once, their values bound at each call: a transition writes its jobs on a request's
+# path (an answer, a claim), and building a statement cost more than running it.
+_DROP_WAITING = jobs.delete().where(
+    jobs.c.step_id == bindparam("for_step"),
+    jobs.c.kind.in_(bindparam("kinds", expanding=True)),
+    jobs.c.locked_by.is_(None),
+)
+_WAITING = select(jobs.c.id, jobs.c.run_at).where(
+    jobs.c.step_id == bindparam("for_step"),
+    jobs.c.kind == bindparam("of_kind"),
+    jobs.c.locked_by.is_(None),
+)
+_SOONER = update(jobs).where(jobs.c.id == bindparam("job_id"))
 
 
 def job_row(step_id: str, follow_up: FollowUp) -> tuple[Any, ...]:
@@ -26,13 +39,8 @@ def write(conn: Connection, step_id: str, effects: Effects) -> None:
     (they have just changed or locked it), so two transactions cannot both find no
     coalesced job waiting and both add one."""
     if effects.drop:
-        conn.execute(
-            jobs.delete().where(
-                jobs.c.step_id == step_id,
-                jobs.c.kind.in_([kind.value for kind in effects.drop]),
-                jobs.c.locked_by.is_(None),
-            )
-        )
+        kinds = sorted(kind.value for kind in effects.drop)
+        conn.execute(_DROP_WAITING, {"for_step": step_id, "kinds": kinds})
     # In the order given: a step's jobs run one at a time, oldest first.
     for follow_up in effects.jobs:
         if follow_up.kind in COALESCED:
@@ -48,15 +56,9 @@ def _add(conn: Connection, step_id: str, follow_ups: Sequence[FollowUp]) -> None
 
 
 def _coalesce(conn: Connection, step_id: str, follow_up: FollowUp) -> None:
-    waiting = conn.execute(
-        select(jobs.c.id, jobs.c.run_at).where(
-            jobs.c.step_id == step_id,
-            jobs.c.kind == follow_up.kind.value,
-            jobs.c.locked_by.is_(None),
-        )
-    ).first()
+    waiting = conn.execute(_WAITING, {"for_step": step_id, "of_kind": follow_up.kind.value}).first()
     if waiting is None:
         _add(conn, step_id, [follow_up])
     elif waiting.run_at > follow_up.run_at:
         # One backing off after a failure: the news should not wait for it.
-        conn.execute(update(jobs).where(jobs.c.id == waiting.id).values(run_at=follow_up.run_at))
+        conn.execute(_SOONER, {"job_id": waiting.id, "run_at": follow_up.run_at})

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, or_, select, update
 
 from bot import lifecycle
 from bot.domain import Answer, Precedent, Step, StepRecord, StepState
@@ -181,17 +181,25 @@ def _arrays(
     return [[row[order.index(name)] for row in rows] for name in wanted]
 
 
-def _claim_allows(user_id: str, now: float) -> Any:
-    """Nobody else's claim holds: unclaimed, claimed by `user_id`, or the claim ran out."""
-    return or_(
+# Built once (as the claim's statements in bot/store/jobs.py): building a statement for
+# each call cost more of the event loop's time than running it.
+_STEP_ROW = select(steps).where(steps.c.step_id == bindparam("step_id"))
+# The answer's compare-and-set; its new values come with each call. (Bound names cannot
+# be a column's: those name the values set.)
+_CLAIM_ANSWER = update(steps).where(
+    steps.c.step_id == bindparam("for_step"),
+    steps.c.state.in_(OPEN_STATES),
+    # Nobody else's claim holds: unclaimed, claimed by this user, or the claim ran out.
+    or_(
         steps.c.claimed_by.is_(None),
-        steps.c.claimed_by == user_id,
-        steps.c.claim_until <= now,
-    )
+        steps.c.claimed_by == bindparam("for_user"),
+        steps.c.claim_until <= bindparam("at"),
+    ),
+)
 
 
 def step_row(conn: Connection, step_id: str) -> Any:
-    return conn.execute(select(steps).where(steps.c.step_id == step_id)).first()
+    return conn.execute(_STEP_ROW, {"step_id": step_id}).first()
 
 
 class StepRows(StoreBase):
@@ -311,21 +319,19 @@ class StepRows(StoreBase):
 
         def work(conn: Connection) -> tuple[bool, Any]:
             changed = conn.execute(
-                update(steps)
-                .where(
-                    steps.c.step_id == step_id,
-                    steps.c.state.in_(OPEN_STATES),
-                    _claim_allows(answer.user_id, now),
-                )
-                .values(
-                    state=StepState.SUBMITTED.value,
-                    answer_json=answer_json,
-                    answered_by=answer.user_id,
-                    send_at=now if send_at is None else send_at,
-                    claimed_by=None,
-                    claimed_at=None,
-                    claim_until=None,
-                )
+                _CLAIM_ANSWER,
+                {
+                    "for_step": step_id,
+                    "for_user": answer.user_id,
+                    "at": now,
+                    "state": StepState.SUBMITTED.value,
+                    "answer_json": answer_json,
+                    "answered_by": answer.user_id,
+                    "send_at": now if send_at is None else send_at,
+                    "claimed_by": None,
+                    "claimed_at": None,
+                    "claim_until": None,
+                },
             )
             won = changed.rowcount == 1
             if won:
