@@ -9,6 +9,8 @@ one connection also mean our own transactions never wait on each other's locks.
 
 PostgreSQL runs through asyncpg on the event loop: its statements are awaited without any
 thread, so the same synchronous code runs under SQLAlchemy's `run_sync`.
+The webhook's batch, one statement, skips SQLAlchemy there too and goes alone through
+asyncpg's own pool (`PostgresDatabase.statement`).
 
 Urgent work (a request is waiting to be answered) jumps SQLite's queue ahead of the
 worker's background jobs, so a busy worker never delays a webhook's acknowledgement.
