@@ -24,6 +24,7 @@ from sqlalchemy import (
     Connection,
     Table,
     TextClause,
+    Update,
     and_,
     bindparam,
     or_,
@@ -109,6 +110,7 @@ class _Leases:
     due: Column[Any]
     locked_by: Column[Any]
     locked_until: Column[Any]
+    attempts: Column[Any]
     error: Column[Any]
     # The rows that can be leased (a partial index's condition, where there is one).
     scope: ColumnElement[bool] | TextClause
@@ -127,6 +129,7 @@ _JOB_ROWS = _Leases(
     due=jobs.c.run_at,
     locked_by=jobs.c.locked_by,
     locked_until=jobs.c.locked_until,
+    attempts=jobs.c.attempts,
     error=jobs.c.last_error,
     scope=true(),
 )
@@ -137,6 +140,7 @@ _POSTS = _Leases(
     due=steps.c.post_at,
     locked_by=steps.c.post_locked_by,
     locked_until=steps.c.post_locked_until,
+    attempts=steps.c.post_attempts,
     error=steps.c.post_error,
     scope=text(POST_DUE),
 )
@@ -195,34 +199,34 @@ _POST_CANDIDATES = (
     .with_for_update(skip_locked=True, of=steps)
 )
 
-# … and what it does with those it chose.
-_LEASE_JOBS = (
-    update(jobs)
-    .where(jobs.c.id.in_(bindparam("ids", expanding=True)))
-    .values(
-        locked_by=bindparam("owner"),
-        locked_until=bindparam("until"),
-        attempts=jobs.c.attempts + 1,
+
+# … and what it does with those it chose: each is leased, and claiming counts as an
+# attempt.
+def _lease(place: _Leases) -> Update:
+    return (
+        update(place.table)
+        .where(place.key.in_(bindparam("ids", expanding=True)))
+        .values(
+            {
+                place.locked_by: bindparam("owner"),
+                place.locked_until: bindparam("until"),
+                place.attempts: place.attempts + 1,
+            }
+        )
     )
-    .returning(
-        jobs.c.id,
-        jobs.c.step_id,
-        jobs.c.kind,
-        jobs.c.attempts,
-        jobs.c.created_at,
-        jobs.c.last_error,
-        jobs.c.detail,
-    )
+
+
+_LEASE_JOBS = _lease(_JOB_ROWS).returning(
+    jobs.c.id,
+    jobs.c.step_id,
+    jobs.c.kind,
+    jobs.c.attempts,
+    jobs.c.created_at,
+    jobs.c.last_error,
+    jobs.c.detail,
 )
-_LEASE_POSTS = (
-    update(steps)
-    .where(steps.c.step_id.in_(bindparam("ids", expanding=True)))
-    .values(
-        post_locked_by=bindparam("owner"),
-        post_locked_until=bindparam("until"),
-        post_attempts=steps.c.post_attempts + 1,
-    )
-)
+_LEASE_POSTS = _lease(_POSTS)
+
 # A job done, if `owner` still holds it: a post done is the step no longer due to be
 # posted; a job row is deleted.
 _FINISH_POST = (
