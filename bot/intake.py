@@ -2,8 +2,8 @@
 
 One writer task takes whatever has queued up and stores it all with one `add_deliveries`, so 32
 concurrent deliveries cost about one transaction instead of 32 queued behind each other.
-On a pooled backend (PostgreSQL) it keeps a few such transactions in flight, so a batch
-does not wait for the previous one's round trips.
+A backend may allow a few such transactions in flight (`write_concurrency`); both of ours
+take one at a time, so each batch is as large as the wait for the previous one made it.
 Each caller still waits for the transaction holding ITS step: nothing is acknowledged
 before it is committed, and a failed transaction fails every request it carried (none of
 its steps is stored, so Intercom's retry of each is safe).
