@@ -12,6 +12,7 @@ MB = 1024  # kB per MB (MiB, as /proc counts)
 
 @dataclass(frozen=True)
 class Results:
+    backend: str  # "SQLite" or "PostgreSQL": issue 15 sets each its own rate goal
     plan: Plan
     bare: Throughput
     bare_memory: Memory
@@ -70,15 +71,17 @@ def throughput_rows(r: Results) -> list[Row]:
     bot, bare, backlog = r.bot, r.bare, r.backlog
     rate_ratio = ratio(bot.rate, bare.rate)
     p99_ratio = ratio(bot.ack.p99, bare.ack.p99)
-    # Issue 15's goals: at least 0.7x the bare receiver (aiming at 0.8x), and an ack p99
-    # within twice the bare receiver's plus 5 ms.
+    # Issue 15's goals: at least 0.7x the bare receiver on SQLite (aiming at 0.8x), 0.5x
+    # on PostgreSQL with one process, and an ack p99 within twice the bare receiver's
+    # plus 5 ms.
+    rate_goal, goal_text = (0.5, "≥0.5x") if r.backend == "PostgreSQL" else (0.7, "≥0.7x, aim 0.8x")
     p99_limit = 2 * bare.ack.p99 + 0.005
     return [
         Row(
             f"1. webhooks/s, {r.plan.concurrency} senders, {bot.count:,} steps",
             f"{bot.rate:,.0f}/s",
             f"{bare.rate:,.0f}/s",
-            verdict(rate_ratio, 0.7, at_most=False, text=f"{rate_ratio:.2f}x (≥0.7x, aim 0.8x)"),
+            verdict(rate_ratio, rate_goal, at_most=False, text=f"{rate_ratio:.2f}x ({goal_text})"),
         ),
         Row(
             "   webhook ack p50",
