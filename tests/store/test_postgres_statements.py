@@ -1,8 +1,9 @@
 """PostgreSQL's lone statements (the webhook's batch of new steps): one transaction each,
-on asyncpg's own few connections, and a server that dropped them does not fail a webhook."""
+on an asyncpg connection of their own, and a server that dropped it does not fail a webhook."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -55,9 +56,46 @@ async def test_a_batch_is_stored_by_one_statement_outside_any_open_transaction(
     finally:
         await admin.close()
     assert stored == 2
-    pool = database._statements
-    assert pool is not None
-    assert pool.get_max_size() == database.write_concurrency
+    # On the one connection kept for these statements, still open for the next batch.
+    connection = database._statements
+    assert connection is not None
+    assert not connection.is_closed()
+    assert not connection.is_in_transaction()
+
+
+async def test_a_statement_abandoned_half_way_is_not_followed_on_its_connection(
+    store: SqlStore,
+) -> None:
+    database = store._db
+    assert isinstance(database, PostgresDatabase)
+    assert await store.add_deliveries([make_received("first")], NOW) == [True]
+    first = database._statements
+
+    slow = asyncio.create_task(database.statement("SELECT pg_sleep(5)"))
+    await asyncio.sleep(0.2)
+    slow.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await slow
+
+    # Its answer could still arrive: the next batch goes out on a new connection.
+    assert await store.add_deliveries([make_received("next")], NOW + 1) == [True]
+    assert database._statements is not None
+    assert database._statements is not first
+    assert first is not None
+    assert first.is_closed()
+
+
+async def test_a_statement_the_server_refuses_keeps_the_connection(store: SqlStore) -> None:
+    database = store._db
+    assert isinstance(database, PostgresDatabase)
+    assert await store.add_deliveries([make_received("first")], NOW) == [True]
+    kept = database._statements
+
+    with pytest.raises(asyncpg.UndefinedTableError):
+        await database.statement("SELECT 1 FROM no_such_table")
+
+    assert await store.add_deliveries([make_received("next")], NOW + 1) == [True]
+    assert database._statements is kept
 
 
 async def test_steps_are_stored_after_the_server_ended_every_connection(
