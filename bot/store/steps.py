@@ -184,6 +184,12 @@ def _arrays(
 # Built once (as the claim's statements in bot/store/jobs.py): building a statement for
 # each call cost more of the event loop's time than running it.
 _STEP_ROW = select(steps).where(steps.c.step_id == bindparam("step_id"))
+# A step's state, its row locked (on PostgreSQL) until the transaction ends; and a step's
+# row updated, the columns set being those its values name.
+_STATE_FOR_UPDATE = (
+    select(steps.c.state).where(steps.c.step_id == bindparam("for_step")).with_for_update()
+)
+_UPDATE_STEP = update(steps).where(steps.c.step_id == bindparam("for_step"))
 # The answer's compare-and-set; its new values come with each call. (Bound names cannot
 # be a column's: those name the values set.)
 _CLAIM_ANSWER = update(steps).where(
@@ -357,12 +363,11 @@ class StepRows(StoreBase):
         instead (False; also for a step that is gone)."""
 
         def work(conn: Connection) -> bool:
-            row = conn.execute(
-                select(steps.c.state).where(steps.c.step_id == step_id).with_for_update()
-            ).first()
+            row = conn.execute(_STATE_FOR_UPDATE, {"for_step": step_id}).first()
             if row is None:
                 return False
             values: dict[str, Any] = {
+                "for_step": step_id,
                 "channel_id": channel_id,
                 "message_ts": message_ts,
                 "permalink": permalink,
@@ -376,7 +381,7 @@ class StepRows(StoreBase):
                 outbox.write(conn, step_id, effects)
             else:
                 outbox.write(conn, step_id, lifecycle.moved_on_while_posting())
-            conn.execute(update(steps).where(steps.c.step_id == step_id).values(values))
+            conn.execute(_UPDATE_STEP, values)
             # Not read back: the post job has nothing more to do with the step.
             return posted
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from bot.domain import JobKind, StepRecord, StepState
 from bot.lifecycle import Effects
@@ -15,6 +15,20 @@ from bot.store import outbox
 from bot.store.base import StoreBase
 from bot.store.schema import jobs, steps
 from bot.store.steps import OPEN_STATES, ClaimResult, record_of, step_row
+
+# Built once, its values bound at each call (as the claim's statements in jobs.py): every
+# post reads it, and building it anew cost more than running it (0.92 ms of CPU per call
+# on PostgreSQL's store alone, most of it SQLAlchemy's).
+_ANSWERED_BEFORE = (
+    select(steps)
+    .where(
+        steps.c.procedure_name == bindparam("procedure_name"),
+        steps.c.state == StepState.ANSWERED.value,
+        steps.c.settled_at.is_not(None),  # what the partial index holds
+    )
+    .order_by(steps.c.settled_at.desc())
+    .limit(bindparam("limit"))
+)
 
 
 class UndoOutcome(StrEnum):
@@ -134,15 +148,6 @@ class WorkingRows(StoreBase):
         """The latest answered steps of this procedure, newest first (one indexed query:
         for how earlier answers went). Test steps have no procedure_name column, so never
         count."""
-        query = (
-            select(steps)
-            .where(
-                steps.c.procedure_name == procedure_name,
-                steps.c.state == StepState.ANSWERED.value,
-                steps.c.settled_at.is_not(None),  # what the partial index holds
-            )
-            .order_by(steps.c.settled_at.desc())
-            .limit(limit)
-        )
-        rows = await self._read(lambda conn: conn.execute(query).all())
+        wanted = {"procedure_name": procedure_name, "limit": limit}
+        rows = await self._read(lambda conn: conn.execute(_ANSWERED_BEFORE, wanted).all())
         return [record_of(row) for row in rows]
