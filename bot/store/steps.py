@@ -208,6 +208,12 @@ def step_row(conn: Connection, step_id: str) -> Any:
     return conn.execute(_STEP_ROW, {"step_id": step_id}).first()
 
 
+def locked_state(conn: Connection, step_id: str) -> Any:
+    """The step's `state` column (None if it is gone), its row locked on PostgreSQL until
+    the transaction ends, so no other transaction moves the step meanwhile."""
+    return conn.execute(_STATE_FOR_UPDATE, {"for_step": step_id}).first()
+
+
 class StepRows(StoreBase):
     async def add_deliveries(self, received: Sequence[Received], now: float) -> list[bool]:
         """Stores the delivered steps not seen before, each as Intercom signed it; returns,
@@ -363,7 +369,7 @@ class StepRows(StoreBase):
         instead (False; also for a step that is gone)."""
 
         def work(conn: Connection) -> bool:
-            row = conn.execute(_STATE_FOR_UPDATE, {"for_step": step_id}).first()
+            row = locked_state(conn, step_id)
             if row is None:
                 return False
             values: dict[str, Any] = {

@@ -14,7 +14,7 @@ from bot.lifecycle import Effects
 from bot.store import outbox
 from bot.store.base import StoreBase
 from bot.store.schema import jobs, steps
-from bot.store.steps import OPEN_STATES, ClaimResult, record_of, step_row
+from bot.store.steps import OPEN_STATES, ClaimResult, locked_state, record_of, step_row
 
 # Built once, its values bound at each call (as the claim's statements in jobs.py): every
 # post reads it, and building it anew cost more than running it (0.92 ms of CPU per call
@@ -136,9 +136,7 @@ class WorkingRows(StoreBase):
         """Writes `effects` (a reminder put off, say) if the step is still open."""
 
         def work(conn: Connection) -> None:
-            row = conn.execute(
-                select(steps.c.state).where(steps.c.step_id == step_id).with_for_update()
-            ).first()
+            row = locked_state(conn, step_id)
             if row is not None and row.state in OPEN_STATES:
                 outbox.write(conn, step_id, effects)
 
