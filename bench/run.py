@@ -12,7 +12,9 @@ arrival time minus this process's send time, both on the wall clock of the same 
 Figures (goals from issue 5; figure 1's as issue 15 restated them):
  1. webhook throughput with 32 concurrent senders vs the bare receiver (≥0.7x, aiming at
     0.8x, on SQLite; ≥0.5x on PostgreSQL), ack p50/p99 (p99 ≤2x the bare receiver's
-    + 5 ms); also how fast the worker drains the resulting posts;
+    + 5 ms); also how fast the worker drains the resulting posts. Measured in 3 rounds
+    (1 with --quick), bare receiver and bot back to back, and judged on the medians: a
+    shared machine's speed drifts by the minute, and only a ratio taken together is fair;
  2. webhook → chat.postMessage arrival at a steady 20 steps/s (p50 ≤15 ms);
  3. view_submission → Intercom callback arrival (p50 ≤15 ms);
  4. resident memory (≤150 MB) and `/hitl` time (≤300 ms) with 10,000 open steps;
@@ -77,18 +79,15 @@ def machine_lines(plan_name: str) -> list[str]:
 
 
 async def measure(bench: Bench, backend: str) -> Results:
-    bare, bare_memory = await scenarios.baseline_throughput(bench)
-    bot, backlog = await scenarios.bot_throughput(bench)
+    rounds, bare_memory = await scenarios.paired_throughput(bench)
     post, callback, hitl_few, few_memory = await scenarios.round_trips(bench)
     memory, hitl = await scenarios.pending_load(bench)
     burst = await scenarios.burst(bench)
     return Results(
         backend=backend,
         plan=bench.plan,
-        bare=bare,
+        rounds=rounds,
         bare_memory=bare_memory,
-        bot=bot,
-        backlog=backlog,
         post=post,
         callback=callback,
         hitl_few=hitl_few,

@@ -65,6 +65,7 @@ class Plan:
     burst: int  # figure 5: steps sent at once into a 1 message/s channel
     channel_rate: float
     drain_timeout: float  # how long to wait for the bot's post backlog (figure 1)
+    rounds: int  # figure 1 is measured this many times, bare receiver and bot back to back
 
 
 FULL = Plan(
@@ -80,6 +81,7 @@ FULL = Plan(
     burst=20,
     channel_rate=1.0,
     drain_timeout=180.0,
+    rounds=3,
 )
 QUICK = dataclasses.replace(
     FULL,
@@ -90,6 +92,7 @@ QUICK = dataclasses.replace(
     hitl_calls=10,
     burst=5,
     drain_timeout=60.0,
+    rounds=1,
 )
 
 
@@ -164,6 +167,19 @@ class Backlog:
 
 
 @dataclass(frozen=True)
+class Round:
+    """One round of figure 1: the bare receiver and the bot, each with the same blast."""
+
+    bare: Throughput
+    bot: Throughput
+    backlog: Backlog
+
+    @property
+    def ratio(self) -> float:
+        return self.bot.rate / self.bare.rate if self.bare.rate else math.nan
+
+
+@dataclass(frozen=True)
 class Burst:
     size: int
     drain: float
@@ -217,6 +233,27 @@ async def _webhook_blast(
 
 
 # Figure 1 --------------------------------------------------------------------------------
+
+
+async def paired_throughput(bench: Bench) -> tuple[list[Round], Memory]:
+    """Figure 1 in `plan.rounds` rounds, each the bare receiver and the bot back to back,
+    which goes first alternating. On a shared machine whose speed drifts by the minute,
+    a ratio is only fair between two blasts taken together; the bare receiver's memory
+    is from its first round."""
+    rounds: list[Round] = []
+    bare_memory: Memory | None = None
+    for number in range(bench.plan.rounds):
+        if number % 2 == 0:
+            bare, memory = await baseline_throughput(bench)
+            bot, backlog = await bot_throughput(bench)
+        else:
+            bot, backlog = await bot_throughput(bench)
+            bare, memory = await baseline_throughput(bench)
+        bare_memory = bare_memory or memory
+        rounds.append(Round(bare, bot, backlog))
+        bench.say(f"round {number + 1}: {bot.rate:,.0f}/s against {bare.rate:,.0f}/s")
+    assert bare_memory is not None, "a plan has at least one round"
+    return rounds, bare_memory
 
 
 async def baseline_throughput(bench: Bench) -> tuple[Throughput, Memory]:
