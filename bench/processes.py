@@ -250,7 +250,9 @@ async def py_spy(pid: int, out: Path) -> AsyncIterator[None]:
 
 @contextlib.asynccontextmanager
 async def sqlite_database(workdir: Path, label: str) -> AsyncIterator[str]:
-    yield f"sqlite:///{workdir / f'{label}.db'}"
+    """A database file of its own in `workdir` (kept with the run's logs): reusing one
+    name per label gave each round of figure 1 the steps of the rounds before it."""
+    yield f"sqlite:///{workdir / f'{label}-{uuid.uuid4().hex[:6]}.db'}"
 
 
 @contextlib.asynccontextmanager
