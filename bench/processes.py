@@ -194,6 +194,21 @@ def bot_server(
     return _served("bot", [sys.executable, "-m", "bot"], env, workdir, session)
 
 
+def naive_bot(
+    database_url: str, fakes: Fakes, workdir: Path, session: aiohttp.ClientSession
+) -> contextlib.AbstractAsyncContextManager[Service]:
+    """bench/naive_bot.py (SQLite only) on `database_url`, posting to the fake Slack."""
+    argv = [sys.executable, str(BENCH_DIR / "naive_bot.py")]
+    env = {
+        "DATABASE_URL": database_url,
+        "INTERCOM_CLIENT_SECRET": INTERCOM_CLIENT_SECRET,
+        "SLACK_API_URL": fakes.slack_api,
+        "SLACK_BOT_TOKEN": SLACK_TOKEN,
+        "SLACK_CHANNEL_ID": CHANNEL_ID,
+    }
+    return _served("naive-bot", argv, env, workdir, session)
+
+
 def bare_receiver(
     workdir: Path, session: aiohttp.ClientSession
 ) -> contextlib.AbstractAsyncContextManager[Service]:

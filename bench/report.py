@@ -7,7 +7,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from scenarios import Burst, Latency, Memory, Plan, Round, RoundTrip
+from scenarios import Burst, Latency, Memory, Plan, Round, RoundTrip, Throughput
 
 MB = 1024  # kB per MB (MiB, as /proc counts)
 # Bare receiver rates further apart than this between rounds: the machine's speed drifted.
@@ -100,6 +100,7 @@ def throughput_rows(r: Results) -> list[Row]:
             ),
         ),
         *round_rows(rounds),
+        *naive_rows(rounds),
         Row(
             "   webhook ack p50",
             ms(median(rounds, lambda x: x.bot.ack.p50)),
@@ -119,6 +120,17 @@ def throughput_rows(r: Results) -> list[Row]:
             ),
         ),
         Row(
+            "   server CPU per webhook",
+            f"{median(rounds, lambda x: micros_each(x.bot)):.0f} µs",
+            f"{median(rounds, lambda x: micros_each(x.bare)):.0f} µs",
+            "all its threads"
+            + (
+                f"; naive bot {median(rounds, lambda x: micros_each(x.naive)):.0f} µs"
+                if rounds[0].naive
+                else ""
+            ),
+        ),
+        Row(
             "   server CPU during the blast",
             f"{median(rounds, lambda x: x.bot.cpu):.0%}",
             f"{median(rounds, lambda x: x.bare.cpu):.0%}",
@@ -130,6 +142,42 @@ def throughput_rows(r: Results) -> list[Row]:
             f"{median(rounds, lambda x: x.backlog.posted / x.backlog.seconds):,.0f}/s",
             "-",
             backlog_text(rounds),
+        ),
+    ]
+
+
+def micros_each(throughput: Throughput | None) -> float:
+    """The server's CPU per request during the blast, in µs."""
+    if throughput is None or not throughput.rate:
+        return math.nan
+    return throughput.cpu / throughput.rate * 1e6
+
+
+def naive_rows(rounds: list[Round]) -> list[Row]:
+    """The naive bot (bench/naive_bot.py) in the same rounds: issue 15 asks that a webhook
+    cost the bot no more than it costs a bare one-row insert."""
+    if rounds[0].naive is None:
+        return []
+    naive = [x.naive for x in rounds if x.naive is not None]
+    against = median(rounds, lambda x: x.against_naive)
+    return [
+        Row(
+            "   naive one-row bot x bare",
+            " ".join(f"{x.naive_ratio:.2f}x" for x in rounds),
+            f"{statistics.median(t.rate for t in naive):,.0f}/s",
+            f"median {median(rounds, lambda x: x.naive_ratio):.2f}x: one INSERT per webhook, "
+            "nothing else (bench/naive_bot.py)",
+        ),
+        Row(
+            "   bot x naive one-row bot",
+            " ".join(f"{x.against_naive:.2f}x" for x in rounds),
+            "-",
+            verdict(
+                against,
+                1.0,
+                at_most=False,
+                text=f"median {against:.2f}x (≥1x: at least as lean, issue 15's title)",
+            ),
         ),
     ]
 

@@ -4,8 +4,9 @@ figures printed side by side with a baseline measured in the same run. Nothing i
     python bench/run.py [--quick] [--postgres URL] [--keep] [--py-spy DIR]
 
 Three kinds of process, so no two share an event loop: this one (the load generator, an
-aiohttp client), the server under test (the bot, or bench/bare_receiver.py for the baseline)
-and bench/fakes_server.py (FakeSlack + FakeIntercom). Every measurement gets a fresh
+aiohttp client), the server under test (the bot, or bench/bare_receiver.py for the baseline,
+or on SQLite bench/naive_bot.py, figure 1's floor) and bench/fakes_server.py (FakeSlack +
+FakeIntercom). Every measurement gets a fresh
 database, fakes process and bot. Latencies that end at a fake are the fake's recorded
 arrival time minus this process's send time, both on the wall clock of the same machine.
 
@@ -14,7 +15,9 @@ Figures (goals from issue 5; figure 1's as issue 15 restated them):
     0.8x, on SQLite; ≥0.5x on PostgreSQL), ack p50/p99 (p99 ≤2x the bare receiver's
     + 5 ms); also how fast the worker drains the resulting posts. Measured in 3 rounds
     (1 with --quick), bare receiver and bot back to back, and judged on the medians: a
-    shared machine's speed drifts by the minute, and only a ratio taken together is fair;
+    shared machine's speed drifts by the minute, and only a ratio taken together is fair.
+    On SQLite each round also measures the naive one-row bot issue 15 compares with
+    (bench/naive_bot.py): the bot should be at least as lean (bot x naive ≥ 1);
  2. webhook → chat.postMessage arrival at a steady 20 steps/s (p50 ≤15 ms);
  3. view_submission → Intercom callback arrival (p50 ≤15 ms);
  4. resident memory (≤150 MB) and `/hitl` time (≤300 ms) with 10,000 open steps;
@@ -27,7 +30,7 @@ measurement in a database created for it on that server and dropped afterwards.
 
 Files: run.py (this CLI), scenarios.py (the measurements), load.py (deliveries, senders,
 reading the fakes' records), report.py (the table), processes.py (subprocesses and
-databases), fakes_server.py and bare_receiver.py (the two helper servers).
+databases), fakes_server.py, bare_receiver.py and naive_bot.py (the helper servers).
 """
 
 from __future__ import annotations
@@ -111,7 +114,7 @@ async def run_backend(
     timeout = aiohttp.ClientTimeout(total=30)
     connector = aiohttp.TCPConnector(limit=plan.burst + plan.concurrency)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-        bench = Bench(session, workdir, plan, database, say, profile_dir)
+        bench = Bench(session, workdir, plan, database, say, profile_dir, name == "SQLite")
         return rows(await measure(bench, name)), bench.problems
 
 

@@ -38,6 +38,7 @@ from processes import (
     cpu_seconds,
     fakes_server,
     memory_kb,
+    naive_bot,
     py_spy,
 )
 from sqlalchemy import Connection, literal, update
@@ -106,6 +107,8 @@ class Bench:
     database: Callable[[str], contextlib.AbstractAsyncContextManager[str]]
     say: Callable[[str], None]
     profile_dir: Path | None = None  # with --py-spy: where each bot's profile goes
+    # Figure 1 also measures bench/naive_bot.py (SQLite only): the floor issue 15 sets.
+    with_naive: bool = False
     problems: list[str] = field(default_factory=list)
 
     def check(self, what: str, sent: Sequence[Sent], expect: Callable[[Sent], bool]) -> None:
@@ -168,15 +171,29 @@ class Backlog:
 
 @dataclass(frozen=True)
 class Round:
-    """One round of figure 1: the bare receiver and the bot, each with the same blast."""
+    """One round of figure 1: the bare receiver and the bot (and, on SQLite, the naive
+    bot), each with the same blast."""
 
     bare: Throughput
     bot: Throughput
     backlog: Backlog
+    naive: Throughput | None = None
 
     @property
     def ratio(self) -> float:
-        return self.bot.rate / self.bare.rate if self.bare.rate else math.nan
+        return _ratio(self.bot.rate, self.bare.rate)
+
+    @property
+    def naive_ratio(self) -> float:
+        return _ratio(self.naive.rate, self.bare.rate) if self.naive else math.nan
+
+    @property
+    def against_naive(self) -> float:
+        return _ratio(self.bot.rate, self.naive.rate) if self.naive else math.nan
+
+
+def _ratio(rate: float, baseline: float) -> float:
+    return rate / baseline if baseline else math.nan
 
 
 @dataclass(frozen=True)
@@ -236,22 +253,30 @@ async def _webhook_blast(
 
 
 async def paired_throughput(bench: Bench) -> tuple[list[Round], Memory]:
-    """Figure 1 in `plan.rounds` rounds, each the bare receiver and the bot back to back,
-    which goes first alternating. On a shared machine whose speed drifts by the minute,
-    a ratio is only fair between two blasts taken together; the bare receiver's memory
-    is from its first round."""
+    """Figure 1 in `plan.rounds` rounds, each the bare receiver, the bot and (with
+    `bench.with_naive`) the naive bot back to back, the order reversed every other round.
+    On a shared machine whose speed drifts by the minute, a ratio is only fair between
+    blasts taken together; the bare receiver's memory is from its first round."""
     rounds: list[Round] = []
     bare_memory: Memory | None = None
     for number in range(bench.plan.rounds):
-        if number % 2 == 0:
-            bare, memory = await baseline_throughput(bench)
-            bot, backlog = await bot_throughput(bench)
-        else:
-            bot, backlog = await bot_throughput(bench)
-            bare, memory = await baseline_throughput(bench)
-        bare_memory = bare_memory or memory
-        rounds.append(Round(bare, bot, backlog))
-        bench.say(f"round {number + 1}: {bot.rate:,.0f}/s against {bare.rate:,.0f}/s")
+        bare = bot = naive = None
+        backlog: Backlog | None = None
+        order = ["bare", "bot", "naive"] if bench.with_naive else ["bare", "bot"]
+        for server in order if number % 2 == 0 else reversed(order):
+            if server == "bare":
+                bare, memory = await baseline_throughput(bench)
+                bare_memory = bare_memory or memory
+            elif server == "bot":
+                bot, backlog = await bot_throughput(bench)
+            else:
+                naive = await naive_throughput(bench)
+        assert bare is not None, "every round measures the bare receiver"
+        assert bot is not None, "every round measures the bot"
+        assert backlog is not None, "the bot's blast gives its backlog"
+        rounds.append(Round(bare, bot, backlog, naive))
+        against = f", naive bot {naive.rate:,.0f}/s" if naive else ""
+        bench.say(f"round {number + 1}: {bot.rate:,.0f}/s against {bare.rate:,.0f}/s{against}")
     assert bare_memory is not None, "a plan has at least one round"
     return rounds, bare_memory
 
@@ -261,6 +286,19 @@ async def baseline_throughput(bench: Bench) -> tuple[Throughput, Memory]:
     async with bare_receiver(bench.workdir, bench.session) as receiver:
         throughput, _ = await _webhook_blast(bench, receiver, "http://127.0.0.1:9")
         return throughput, Memory.of(receiver)
+
+
+async def naive_throughput(bench: Bench) -> Throughput:
+    """The naive bot's blast, on a fresh SQLite file with fakes for its worker to post to
+    (its posts are not waited for: only its intake is the floor)."""
+    bench.say(f"naive bot: {bench.plan.webhooks} webhooks, {bench.plan.concurrency} senders")
+    async with (
+        bench.database("naive") as database_url,
+        fakes_server(bench.workdir) as fakes,
+        naive_bot(database_url, fakes, bench.workdir, bench.session) as naive,
+    ):
+        throughput, _ = await _webhook_blast(bench, naive, fakes.intercom_origin)
+        return throughput
 
 
 async def bot_throughput(bench: Bench) -> tuple[Throughput, Backlog]:
