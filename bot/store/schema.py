@@ -77,8 +77,9 @@ steps = Table(
     # the checks' verdict on it at receipt: why it cannot be answered, or None.
     Column("delivery", LargeBinary, nullable=True),
     Column("unanswerable", Text, nullable=True),
+    # The lists of open steps. (No index by conversation: no query looks a step up by
+    # it, and every webhook would write to it; migration 0008 dropped it.)
     Index("ix_steps_state_received", "state", "received_at"),
-    Index("ix_steps_conversation", "conversation_id"),
     # The Home tab's "answered by you" and `/hitl stats` (migration 0002), precedent
     # (0004); partial (0005), so a new step, which has neither, writes no entry in them.
     Index("ix_steps_answered_by", "answered_by", "received_at", **_only("answered_by IS NOT NULL")),
