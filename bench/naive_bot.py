@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import os
 import sqlite3
@@ -28,6 +26,7 @@ import time
 
 import aiohttp
 from aiohttp import web
+from bare_receiver import application, is_signed, unsigned
 from lifeline import wait_for_stop
 
 POLL_SECONDS = 1.0
@@ -50,9 +49,8 @@ def make_app(db: sqlite3.Connection, client_secret: str) -> web.Application:
 
     async def webhook(request: web.Request) -> web.Response:
         body = await request.read()
-        expected = "sha1=" + hmac.new(key, body, hashlib.sha1).hexdigest()
-        if not hmac.compare_digest(expected, request.headers.get("X-Hub-Signature", "")):
-            return web.json_response({"ok": False, "error": "bad signature"}, status=401)
+        if not is_signed(key, request, body):
+            return unsigned()
         try:
             step_id = json.loads(body)["data"]["item"]["step_id"]
         except (ValueError, KeyError, TypeError):
@@ -63,13 +61,7 @@ def make_app(db: sqlite3.Connection, client_secret: str) -> web.Application:
         )
         return web.json_response({"ok": True})
 
-    async def healthz(_request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    app = web.Application(client_max_size=1024 * 1024)
-    app.router.add_post("/intercom/webhook", webhook)
-    app.router.add_get("/healthz", healthz)
-    return app
+    return application(webhook)
 
 
 async def post_new_steps(db: sqlite3.Connection, slack_api: str, token: str, channel: str) -> None:

@@ -114,7 +114,9 @@ async def run_backend(
     timeout = aiohttp.ClientTimeout(total=30)
     connector = aiohttp.TCPConnector(limit=plan.burst + plan.concurrency)
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-        bench = Bench(session, workdir, plan, database, say, profile_dir, name == "SQLite")
+        bench = Bench(
+            session, workdir, plan, database, say, profile_dir, with_naive=name == "SQLite"
+        )
         return rows(await measure(bench, name)), bench.problems
 
 

@@ -10,7 +10,7 @@ import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -260,20 +260,17 @@ async def paired_throughput(bench: Bench) -> tuple[list[Round], Memory]:
     rounds: list[Round] = []
     bare_memory: Memory | None = None
     for number in range(bench.plan.rounds):
-        bare = bot = naive = None
-        backlog: Backlog | None = None
-        order = ["bare", "bot", "naive"] if bench.with_naive else ["bare", "bot"]
-        for server in order if number % 2 == 0 else reversed(order):
-            if server == "bare":
-                bare, memory = await baseline_throughput(bench)
-                bare_memory = bare_memory or memory
-            elif server == "bot":
-                bot, backlog = await bot_throughput(bench)
-            else:
-                naive = await naive_throughput(bench)
-        assert bare is not None, "every round measures the bare receiver"
-        assert bot is not None, "every round measures the bot"
-        assert backlog is not None, "the bot's blast gives its backlog"
+        blasts: dict[str, Callable[[Bench], Awaitable[Any]]] = {
+            "bare": baseline_throughput,
+            "bot": bot_throughput,
+        }
+        if bench.with_naive:
+            blasts["naive"] = naive_throughput
+        order = list(blasts) if number % 2 == 0 else list(reversed(blasts))
+        measured = {name: await blasts[name](bench) for name in order}
+        (bare, memory), (bot, backlog) = measured["bare"], measured["bot"]
+        naive = measured.get("naive")
+        bare_memory = bare_memory or memory
         rounds.append(Round(bare, bot, backlog, naive))
         against = f", naive bot {naive.rate:,.0f}/s" if naive else ""
         bench.say(f"round {number + 1}: {bot.rate:,.0f}/s against {bare.rate:,.0f}/s{against}")
