@@ -15,26 +15,29 @@ import hmac
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from aiohttp import web
 from lifeline import wait_for_stop
 
-Handler = Callable[[web.Request], Awaitable[web.Response]]
 
-
-def is_signed(key: bytes, request: web.Request, body: bytes) -> bool:
-    """`X-Hub-Signature` is the HMAC-SHA1 of the raw body (also used by naive_bot.py)."""
+def _is_signed(key: bytes, request: web.Request, body: bytes) -> bool:
+    """`X-Hub-Signature` is the HMAC-SHA1 of the raw body."""
     expected = "sha1=" + hmac.new(key, body, hashlib.sha1).hexdigest()
     return hmac.compare_digest(expected, request.headers.get("X-Hub-Signature", ""))
 
 
-def unsigned() -> web.Response:
-    return web.json_response({"ok": False, "error": "bad signature"}, status=401)
+def application(client_secret: str, handle: Callable[[bytes], web.Response]) -> web.Application:
+    """An app whose POST /intercom/webhook answers 401 to an unsigned body and gives a
+    signed one to `handle` (a plain function: no coroutine of its own per request), with
+    GET /healthz, as the benchmark expects of a server (also used by naive_bot.py)."""
+    key = client_secret.encode()
 
-
-def application(webhook: Handler) -> web.Application:
-    """An app serving `webhook` and GET /healthz, as the benchmark expects of a server."""
+    async def webhook(request: web.Request) -> web.Response:
+        body = await request.read()
+        if not _is_signed(key, request, body):
+            return web.json_response({"ok": False, "error": "bad signature"}, status=401)
+        return handle(body)
 
     async def healthz(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
@@ -46,19 +49,14 @@ def application(webhook: Handler) -> web.Application:
 
 
 def make_app(client_secret: str) -> web.Application:
-    key = client_secret.encode()
-
-    async def webhook(request: web.Request) -> web.Response:
-        body = await request.read()
-        if not is_signed(key, request, body):
-            return unsigned()
+    def parse(body: bytes) -> web.Response:
         try:
             json.loads(body)
         except ValueError:
             return web.json_response({"ok": False, "error": "not JSON"}, status=400)
         return web.json_response({"ok": True})
 
-    return application(webhook)
+    return application(client_secret, parse)
 
 
 async def serve(host: str, port: int, client_secret: str) -> None:

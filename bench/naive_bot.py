@@ -26,7 +26,7 @@ import time
 
 import aiohttp
 from aiohttp import web
-from bare_receiver import application, is_signed, unsigned
+from bare_receiver import application
 from lifeline import wait_for_stop
 
 POLL_SECONDS = 1.0
@@ -45,12 +45,7 @@ def open_database(database_url: str) -> sqlite3.Connection:
 
 
 def make_app(db: sqlite3.Connection, client_secret: str) -> web.Application:
-    key = client_secret.encode()
-
-    async def webhook(request: web.Request) -> web.Response:
-        body = await request.read()
-        if not is_signed(key, request, body):
-            return unsigned()
+    def store(body: bytes) -> web.Response:
         try:
             step_id = json.loads(body)["data"]["item"]["step_id"]
         except (ValueError, KeyError, TypeError):
@@ -61,7 +56,7 @@ def make_app(db: sqlite3.Connection, client_secret: str) -> web.Application:
         )
         return web.json_response({"ok": True})
 
-    return application(webhook)
+    return application(client_secret, store)
 
 
 async def post_new_steps(db: sqlite3.Connection, slack_api: str, token: str, channel: str) -> None:
