@@ -3,7 +3,7 @@ own transaction: the store's one way of adding jobs."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
@@ -41,24 +41,32 @@ def write(conn: Connection, step_id: str, effects: Effects) -> None:
     if effects.drop:
         kinds = sorted(kind.value for kind in effects.drop)
         conn.execute(_DROP_WAITING, {"for_step": step_id, "kinds": kinds})
-    # In the order given: a step's jobs run one at a time, oldest first.
+    # In the order given: a step's jobs run one at a time, oldest first. They go in as one
+    # statement: on PostgreSQL each statement is a round trip on a request's path.
+    new: list[FollowUp] = []
     for follow_up in effects.jobs:
-        if follow_up.kind in COALESCED:
-            _coalesce(conn, step_id, follow_up)
-        else:
-            _add(conn, step_id, [follow_up])
+        if follow_up.kind not in COALESCED or _coalesced(conn, step_id, follow_up, new):
+            new.append(follow_up)
+    if new:
+        conn.execute(_ADD_JOBS, [_new_job(step_id, follow_up) for follow_up in new])
 
 
-def _add(conn: Connection, step_id: str, follow_ups: Sequence[FollowUp]) -> None:
-    if follow_ups:
-        rows = [dict(zip(NEW_JOB_COLUMNS, job_row(step_id, f), strict=True)) for f in follow_ups]
-        conn.execute(_ADD_JOBS, rows)
+def _new_job(step_id: str, follow_up: FollowUp) -> dict[str, Any]:
+    return dict(zip(NEW_JOB_COLUMNS, job_row(step_id, follow_up), strict=True))
 
 
-def _coalesce(conn: Connection, step_id: str, follow_up: FollowUp) -> None:
+def _coalesced(conn: Connection, step_id: str, follow_up: FollowUp, new: list[FollowUp]) -> bool:
+    """Whether `follow_up` is to be added: no job of its kind waits, among those stored
+    and those about to be (`new`); a waiting one due later is made due sooner instead."""
+    for index, pending in enumerate(new):
+        if pending.kind is follow_up.kind:
+            if pending.run_at > follow_up.run_at:
+                new[index] = replace(pending, run_at=follow_up.run_at)
+            return False
     waiting = conn.execute(_WAITING, {"for_step": step_id, "of_kind": follow_up.kind.value}).first()
     if waiting is None:
-        _add(conn, step_id, [follow_up])
-    elif waiting.run_at > follow_up.run_at:
+        return True
+    if waiting.run_at > follow_up.run_at:
         # One backing off after a failure: the news should not wait for it.
         conn.execute(_SOONER, {"job_id": waiting.id, "run_at": follow_up.run_at})
+    return False

@@ -192,15 +192,19 @@ _STATE_FOR_UPDATE = (
 _UPDATE_STEP = update(steps).where(steps.c.step_id == bindparam("for_step"))
 # The answer's compare-and-set; its new values come with each call. (Bound names cannot
 # be a column's: those name the values set.)
-_CLAIM_ANSWER = update(steps).where(
-    steps.c.step_id == bindparam("for_step"),
-    steps.c.state.in_(OPEN_STATES),
-    # Nobody else's claim holds: unclaimed, claimed by this user, or the claim ran out.
-    or_(
-        steps.c.claimed_by.is_(None),
-        steps.c.claimed_by == bindparam("for_user"),
-        steps.c.claim_until <= bindparam("at"),
-    ),
+_CLAIM_ANSWER = (
+    update(steps)
+    .where(
+        steps.c.step_id == bindparam("for_step"),
+        steps.c.state.in_(OPEN_STATES),
+        # Nobody else's claim holds: unclaimed, claimed by this user, or the claim ran out.
+        or_(
+            steps.c.claimed_by.is_(None),
+            steps.c.claimed_by == bindparam("for_user"),
+            steps.c.claim_until <= bindparam("at"),
+        ),
+    )
+    .returning(*steps.c)
 )
 
 
@@ -345,10 +349,13 @@ class StepRows(StoreBase):
                     "claim_until": None,
                 },
             )
-            won = changed.rowcount == 1
-            if won:
-                outbox.write(conn, step_id, then)
-            return won, step_row(conn, step_id)
+            # The winner's row comes back with the update (on PostgreSQL a round trip
+            # fewer on the teammate's path); only a lost claim reads the row.
+            row = changed.first()
+            if row is None:
+                return False, step_row(conn, step_id)
+            outbox.write(conn, step_id, then)
+            return True, row
 
         won, row = await self._write(work)
         return ClaimResult(won=won, record=record_of(row) if row else None)

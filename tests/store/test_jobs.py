@@ -249,3 +249,38 @@ async def test_news_brings_forward_a_refresh_that_is_backing_off(store: SqlStore
     assert [(j.id, j.run_at) for j in await store.list_jobs(step.step_id)] == [
         (refresh.id, NOW + 1)
     ]
+
+
+async def test_one_transition_adds_its_jobs_in_order_and_one_of_a_coalesced_kind(
+    store: SqlStore,
+) -> None:
+    step = make_step()
+    await store.add_steps([step], NOW)
+    await store.claim_answer(step.step_id, make_answer(), NOW)
+    while claimed := await store.claim_jobs("a", NOW + 10, LEASE, 10):  # nothing waits
+        for job in claimed:
+            await store.finish_job(job, "a")
+
+    await store.settle(
+        step.step_id,
+        StepState.ANSWERED,
+        None,
+        NOW + 1,
+        from_states=(StepState.SUBMITTED,),
+        effects=Effects(
+            (
+                FollowUp(JobKind.REFRESH, NOW + 5),
+                FollowUp(JobKind.TRAIL, NOW + 1),
+                FollowUp(JobKind.REFRESH, NOW + 2),  # the same news, sooner
+                FollowUp(JobKind.NOTE, NOW + 1),
+            )
+        ),
+    )
+
+    queued = await store.list_jobs(step.step_id)
+    assert [(j.kind, j.run_at) for j in queued] == [
+        (JobKind.REFRESH, NOW + 2),
+        (JobKind.TRAIL, NOW + 1),
+        (JobKind.NOTE, NOW + 1),
+    ]
+    assert [j.id for j in queued] == sorted(j.id for j in queued)
