@@ -32,7 +32,9 @@ from typing import Any, Protocol, TypeVar
 import asyncpg
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.util import await_
 
 T = TypeVar("T")
 Work = Callable[[Connection], T]
@@ -225,9 +227,10 @@ class PostgresDatabase:
     write_concurrency = 1
 
     def __init__(self, async_url: str) -> None:
-        self._engine: AsyncEngine = create_async_engine(
-            async_url, pool_size=10, max_overflow=10, pool_pre_ping=True
-        )
+        self._engine: AsyncEngine = create_async_engine(async_url, pool_size=10, max_overflow=10)
+        event.listen(self._engine.sync_engine, "checkout", _ping_on_checkout)
+        # The same pool, its connections in autocommit while they read.
+        self._reads = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         self._statements: asyncpg.Connection | None = None
         self._statements_turn = asyncio.Lock()  # one statement at a time on it
 
@@ -237,7 +240,10 @@ class PostgresDatabase:
             return await conn.run_sync(work)
 
     async def read(self, work: Work[T], *, urgent: bool = False) -> T:
-        async with self._engine.connect() as conn:
+        # Each statement alone, without BEGIN and ROLLBACK around it: two round trips
+        # fewer on a click's path, and the same snapshots as READ COMMITTED gives
+        # statements inside a transaction.
+        async with self._reads.connect() as conn:
             return await conn.run_sync(work)
 
     async def statement(self, sql: str, *args: Any) -> list[Any]:
@@ -292,6 +298,19 @@ class PostgresDatabase:
                 await self._statements.close()
                 self._statements = None
         await self._engine.dispose()
+
+
+def _ping_on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """Finds a pooled connection the server dropped (a restart, say) before a transaction
+    uses it: the pool then replaces it, so a teammate's click never fails on it.
+
+    SQLAlchemy's own pre-ping wraps its ping in BEGIN and ROLLBACK (for pgbouncer), three
+    round trips before every transaction; one is enough here.
+    """
+    try:
+        await_(dbapi_connection.driver_connection.fetchrow(";"))
+    except Exception as exc:
+        raise DisconnectionError("the pooled connection failed its ping") from exc
 
 
 # How a connection reports that it died under a statement: the socket closed, the server
