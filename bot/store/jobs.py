@@ -27,10 +27,13 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
+    literal,
+    null,
     or_,
     select,
     text,
     true,
+    union_all,
     update,
 )
 
@@ -216,6 +219,26 @@ def _lease(place: _Leases) -> Update:
     )
 
 
+# Both kinds of candidate in one statement (on PostgreSQL a round trip fewer per claim),
+# each row saying where it is kept: posts first, as a step's post comes before its jobs.
+_posts, _job_rows = _POST_CANDIDATES.subquery(), _JOB_CANDIDATES.subquery()
+_CANDIDATES = union_all(
+    select(
+        literal(0).label("place"),
+        _posts.c.post_at.label("due"),
+        _posts.c.step_id,
+        null().label("job_id"),
+        _posts.c.post_locked_by.label("locked_by"),
+    ),
+    select(
+        literal(1),
+        _job_rows.c.run_at,
+        _job_rows.c.step_id,
+        _job_rows.c.id,
+        _job_rows.c.locked_by,
+    ),
+)
+
 _LEASE_JOBS = _lease(_JOB_ROWS).returning(
     jobs.c.id,
     jobs.c.step_id,
@@ -225,7 +248,8 @@ _LEASE_JOBS = _lease(_JOB_ROWS).returning(
     jobs.c.last_error,
     jobs.c.detail,
 )
-_LEASE_POSTS = _lease(_POSTS)
+# A leased post comes back with its step's row: the post needs nothing more read.
+_LEASE_POSTS = _lease(_POSTS).returning(*steps.c)
 
 # A job done, if `owner` still holds it: a post done is the step no longer due to be
 # posted; a job row is deleted.
@@ -262,14 +286,10 @@ class JobRows(StoreBase):
                 # taking them one at a time costs little and makes "one per step" hold.
                 # (SQLite's BEGIN IMMEDIATE already serialises them.)
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_CLAIM_LOCK_KEY})")
-            due_now = {"now": now, "limit": limit}
-            posts = list(conn.execute(_POST_CANDIDATES, due_now).all())
-            rows = list(conn.execute(_JOB_CANDIDATES, due_now).all())
             # Both kinds in due order; a step's post comes before its other jobs.
             due = sorted(
-                [(p.post_at, 0, p.step_id, None, p.post_locked_by) for p in posts]
-                + [(r.run_at, 1, r.step_id, r.id, r.locked_by) for r in rows],
-                key=lambda c: (c[0], c[1], c[3] or 0),
+                conn.execute(_CANDIDATES, {"now": now, "limit": limit}).all(),
+                key=lambda c: (c.due, c.place, c.job_id or 0),
             )
             post_ids: list[str] = []
             job_ids: list[int] = []
@@ -289,12 +309,18 @@ class JobRows(StoreBase):
             if not chosen:
                 return [], [], {}
             claimed: Sequence[Any] = []
-            if job_ids:
-                lease_of = {"ids": job_ids, "owner": owner, "until": now + lease}
-                claimed = conn.execute(_LEASE_JOBS, lease_of).all()
+            step_rows: dict[str, Any] = {}
             if post_ids:
-                conn.execute(_LEASE_POSTS, {"ids": post_ids, "owner": owner, "until": now + lease})
-            step_rows = {row.step_id: row for row in conn.execute(_STEPS_OF, {"ids": list(chosen)})}
+                leased = {"ids": post_ids, "owner": owner, "until": now + lease}
+                step_rows = {row.step_id: row for row in conn.execute(_LEASE_POSTS, leased)}
+            if job_ids:
+                leased = {"ids": job_ids, "owner": owner, "until": now + lease}
+                claimed = conn.execute(_LEASE_JOBS, leased).all()
+                unread = [row.step_id for row in claimed if row.step_id not in step_rows]
+                if unread:
+                    step_rows |= {
+                        row.step_id: row for row in conn.execute(_STEPS_OF, {"ids": unread})
+                    }
             return claimed, post_ids, step_rows
 
         previous_owner: dict[str, str | None] = {}

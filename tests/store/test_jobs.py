@@ -61,6 +61,31 @@ async def test_claimed_job_carries_its_step_as_it_stood_at_the_claim(store: SqlS
     assert deliver.record.step == step
 
 
+async def test_one_claim_of_posts_and_jobs_carries_each_step_as_it_stood(
+    store: SqlStore,
+) -> None:
+    answered, fresh = make_step(), make_step()
+    await store.add_steps([answered], NOW)
+    await store.claim_answer(answered.step_id, make_answer(), NOW)
+    (post,) = await store.claim_jobs("a", NOW, LEASE, 10)
+    await store.finish_job(post, "a")
+    await store.add_steps([fresh], NOW + 1)
+
+    claimed = await store.claim_jobs("a", NOW + 1, LEASE, 10)
+
+    assert [(j.kind, j.step_id) for j in claimed] == [
+        (JobKind.POST, fresh.step_id),
+        (JobKind.DELIVER, answered.step_id),
+    ]
+    for job in claimed:
+        assert job.record == await store.get(job.step_id)
+    assert [j.record.state for j in claimed if j.record] == [
+        StepState.RECEIVED,
+        StepState.SUBMITTED,
+    ]
+    assert claimed[0].attempts == 0  # the post's lease counted, as the row came back
+
+
 async def test_job_not_yet_due_is_not_claimed(store: SqlStore) -> None:
     step = make_step()
     await store.add_steps([step], NOW)
