@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from types import SimpleNamespace
 
 from sqlalchemy import text
 
 from bot.domain import JobKind, StepState
 from bot.store import SqlStore
+from bot.store.steps import step_of_row
 
 from .factories import make_answer, make_received, make_step, settle
 
@@ -70,6 +72,29 @@ async def test_a_batch_stores_only_its_new_steps_each_due_to_be_posted(store: Sq
     record = await store.get(fresh.step_id)
     assert record is not None
     assert (record.step, record.state, record.received_at) == (fresh, StepState.RECEIVED, NOW + 1)
+
+
+async def test_a_delivered_step_is_parsed_once(store: SqlStore) -> None:
+    """Every read of a step (a click, each job's claim) gets the Step its body holds, and
+    the body is parsed once."""
+    delivered = make_received("same")
+    assert await store.add_deliveries([delivered], NOW) == [True]
+
+    first, again = await store.get("same"), await store.get("same")
+    assert first is not None
+    assert again is not None
+    assert first.step is again.step
+    assert first.step == delivered.step()
+
+
+def test_the_same_body_with_another_verdict_is_another_step() -> None:
+    delivered = make_received("same")
+    row = SimpleNamespace(delivery=bytearray(delivered.delivery), unanswerable=None)
+    odd = SimpleNamespace(delivery=delivered.delivery, unanswerable="its callback URL is odd")
+
+    assert step_of_row(row).unanswerable is None
+    assert step_of_row(odd).unanswerable == "its callback URL is odd"
+    assert step_of_row(row).answerable
 
 
 async def test_a_delivery_is_kept_as_signed_and_read_as_the_step_it_holds(
