@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import math
 import queue
 import sqlite3
 import threading
@@ -228,7 +229,8 @@ class PostgresDatabase:
 
     def __init__(self, async_url: str) -> None:
         self._engine: AsyncEngine = create_async_engine(async_url, pool_size=10, max_overflow=10)
-        event.listen(self._engine.sync_engine, "checkout", _ping_on_checkout)
+        for name, listener in _POOL_LISTENERS.items():
+            event.listen(self._engine.sync_engine, name, listener)
         # The same pool, its connections in autocommit while they read.
         self._reads = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         self._statements: asyncpg.Connection | None = None
@@ -300,17 +302,36 @@ class PostgresDatabase:
         await self._engine.dispose()
 
 
-def _ping_on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+# A connection back in the pool for less than this is used without a ping, as HikariCP
+# does (its aliveBypassWindowMs, 500 ms by default): it answered moments ago, and a
+# server that restarted takes longer than that to come back.
+PING_AFTER_IDLE_SECONDS = 0.5
+_RETURNED_AT = "hitl_returned_at"
+
+
+def _returned(_dbapi_connection: Any, record: Any, *_: Any) -> None:
+    record.info[_RETURNED_AT] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
     """Finds a pooled connection the server dropped (a restart, say) before a transaction
     uses it: the pool then replaces it, so a teammate's click never fails on it.
 
     SQLAlchemy's own pre-ping wraps its ping in BEGIN and ROLLBACK (for pgbouncer), three
-    round trips before every transaction; one is enough here.
+    round trips before every transaction; one is enough, and none for a connection that
+    was in use a moment ago.
     """
+    idle = time.monotonic() - record.info.get(_RETURNED_AT, -math.inf)
+    if idle < PING_AFTER_IDLE_SECONDS:
+        return
     try:
         await_(dbapi_connection.driver_connection.fetchrow(";"))
     except Exception as exc:
         raise DisconnectionError("the pooled connection failed its ping") from exc
+
+
+# New connections count as just returned: they have only now answered.
+_POOL_LISTENERS = {"connect": _returned, "checkin": _returned, "checkout": _ping_if_idle}
 
 
 # How a connection reports that it died under a statement: the socket closed, the server

@@ -99,11 +99,12 @@ async def test_a_statement_the_server_refuses_keeps_the_connection(store: SqlSto
 
 
 async def test_steps_are_stored_after_the_server_ended_every_connection(
-    store: SqlStore, postgres_url: str
+    store: SqlStore, postgres_url: str, restart_takes: float
 ) -> None:
     dsn = _asyncpg_dsn(postgres_url)
     assert await store.add_deliveries([make_received("before")], NOW) == [True]
     assert await _backends(dsn, end=True) >= 1  # the statement's, and the engine's
+    await asyncio.sleep(restart_takes)
 
     # The dead connection is found, every pooled one is replaced, the batch sent again.
     assert await store.add_deliveries([make_received("after")], NOW + 1) == [True]
@@ -118,7 +119,7 @@ async def test_steps_are_stored_after_the_server_ended_every_connection(
 
 
 async def test_a_server_that_is_gone_fails_the_batch_and_stores_nothing(
-    store: SqlStore, postgres_url: str
+    store: SqlStore, postgres_url: str, restart_takes: float
 ) -> None:
     database = store._db
     assert isinstance(database, PostgresDatabase)
@@ -136,6 +137,7 @@ async def test_a_server_that_is_gone_fails_the_batch_and_stores_nothing(
         with pytest.raises((asyncpg.PostgresError, OSError, asyncpg.InterfaceError)):
             await store.add_deliveries([make_received("lost")], NOW + 1)
         await admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+        await asyncio.sleep(restart_takes)
     finally:
         await admin.close()
 
