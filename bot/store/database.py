@@ -251,8 +251,8 @@ class PostgresDatabase:
     async def statement(self, sql: str, *args: Any) -> list[Any]:
         """Runs one statement alone, which PostgreSQL makes a transaction of its own, and
         returns its rows: for the webhook's batch of new steps, one round trip where a
-        pooled SQLAlchemy transaction costs four (the checkout's ping, BEGIN, the
-        statement, COMMIT) and a third of the webhook's CPU in its own code.
+        pooled SQLAlchemy transaction costs three or four (BEGIN, the statement, COMMIT,
+        and a ping after an idle spell) and a third of the webhook's CPU in its own code.
 
         It runs on one asyncpg connection of its own, one statement at a time (the
         intake sends one batch at a time anyway): asyncpg's pool, even unreset, cost a
@@ -331,7 +331,11 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
 
 
 # New connections count as just returned: they have only now answered.
-_POOL_LISTENERS = {"connect": _returned, "checkin": _returned, "checkout": _ping_if_idle}
+_POOL_LISTENERS: dict[str, Callable[..., None]] = {
+    "connect": _returned,
+    "checkin": _returned,
+    "checkout": _ping_if_idle,
+}
 
 
 # How a connection reports that it died under a statement: the socket closed, the server
