@@ -80,3 +80,15 @@ async def test_settling_drops_waiting_reminders(store: SqlStore) -> None:
     await settle(store, step, StepState.EXPIRED, NOW, from_states=(StepState.POSTED,))
 
     assert JobKind.REMIND not in [j.kind for j in await store.list_jobs(step.step_id)]
+
+
+async def test_a_drop_leaves_the_waiting_job_a_worker_already_holds(store: SqlStore) -> None:
+    step = await _stored_step(store)
+    await store.mark_posted(step.step_id, "C1", "1.0001", None, effects=REMIND_IN_60)
+    (running,) = await store.claim_jobs("worker", NOW + 60, 30, 10)
+    assert running.kind == JobKind.REMIND
+
+    await settle(store, step, StepState.EXPIRED, NOW + 61, from_states=(StepState.POSTED,))
+
+    kept = [j for j in await store.list_jobs(step.step_id) if j.kind == JobKind.REMIND]
+    assert [(j.id, j.locked_by) for j in kept] == [(running.id, "worker")]
