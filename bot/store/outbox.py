@@ -45,8 +45,9 @@ def write(conn: Connection, step_id: str, effects: Effects) -> None:
     # statement: on PostgreSQL each statement is a round trip on a request's path.
     new: list[FollowUp] = []
     for follow_up in effects.jobs:
-        if follow_up.kind not in COALESCED or _coalesced(conn, step_id, follow_up, new):
-            new.append(follow_up)
+        if follow_up.kind in COALESCED and _merged(conn, step_id, follow_up, new):
+            continue
+        new.append(follow_up)
     if new:
         conn.execute(_ADD_JOBS, [_new_job(step_id, follow_up) for follow_up in new])
 
@@ -55,18 +56,18 @@ def _new_job(step_id: str, follow_up: FollowUp) -> dict[str, Any]:
     return dict(zip(NEW_JOB_COLUMNS, job_row(step_id, follow_up), strict=True))
 
 
-def _coalesced(conn: Connection, step_id: str, follow_up: FollowUp, new: list[FollowUp]) -> bool:
-    """Whether `follow_up` is to be added: no job of its kind waits, among those stored
-    and those about to be (`new`); a waiting one due later is made due sooner instead."""
+def _merged(conn: Connection, step_id: str, follow_up: FollowUp, new: list[FollowUp]) -> bool:
+    """Whether `follow_up` merged into a job of its kind already waiting, stored or about
+    to be (`new`), which is made due sooner if it was due later; False: add it."""
     for index, pending in enumerate(new):
         if pending.kind is follow_up.kind:
             if pending.run_at > follow_up.run_at:
                 new[index] = replace(pending, run_at=follow_up.run_at)
-            return False
+            return True
     waiting = conn.execute(_WAITING, {"for_step": step_id, "of_kind": follow_up.kind.value}).first()
     if waiting is None:
-        return True
+        return False
     if waiting.run_at > follow_up.run_at:
         # One backing off after a failure: the news should not wait for it.
         conn.execute(_SOONER, {"job_id": waiting.id, "run_at": follow_up.run_at})
-    return False
+    return True

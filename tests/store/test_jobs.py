@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from bot.domain import JobKind, StepState
+from bot.domain import JobKind, Step, StepState
 from bot.lifecycle import Effects, FollowUp
 from bot.store import Job, SqlStore
 
@@ -253,6 +253,18 @@ async def test_news_for_a_step_queues_one_refresh(store: SqlStore) -> None:
     assert kinds[JobKind.REFRESH] == 1
 
 
+async def _answer_delivered(store: SqlStore, step: Step, effects: Effects) -> None:
+    """Settles a submitted `step` as answered, writing `effects` (not the lifecycle's)."""
+    await store.settle(
+        step.step_id,
+        StepState.ANSWERED,
+        None,
+        NOW + 1,
+        from_states=(StepState.SUBMITTED,),
+        effects=effects,
+    )
+
+
 async def test_news_brings_forward_a_refresh_that_is_backing_off(store: SqlStore) -> None:
     step = make_step()
     await store.add_steps([step], NOW)
@@ -263,14 +275,7 @@ async def test_news_brings_forward_a_refresh_that_is_backing_off(store: SqlStore
         await store.finish_job(job, "a")
     (refresh,) = await store.claim_jobs("a", NOW, LEASE, 10)
     await store.retry_job(refresh, "a", NOW + 300, "Slack answered 503")
-    await store.settle(
-        step.step_id,
-        StepState.ANSWERED,
-        None,
-        NOW + 1,
-        from_states=(StepState.SUBMITTED,),
-        effects=Effects((FollowUp(JobKind.REFRESH, NOW + 1),)),
-    )
+    await _answer_delivered(store, step, Effects((FollowUp(JobKind.REFRESH, NOW + 1),)))
     assert [(j.id, j.run_at) for j in await store.list_jobs(step.step_id)] == [
         (refresh.id, NOW + 1)
     ]
@@ -286,13 +291,10 @@ async def test_one_transition_adds_its_jobs_in_order_and_one_of_a_coalesced_kind
         for job in claimed:
             await store.finish_job(job, "a")
 
-    await store.settle(
-        step.step_id,
-        StepState.ANSWERED,
-        None,
-        NOW + 1,
-        from_states=(StepState.SUBMITTED,),
-        effects=Effects(
+    await _answer_delivered(
+        store,
+        step,
+        Effects(
             (
                 FollowUp(JobKind.REFRESH, NOW + 5),
                 FollowUp(JobKind.TRAIL, NOW + 1),
